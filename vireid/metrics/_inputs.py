@@ -46,9 +46,17 @@ def check_finite(dist: torch.Tensor) -> None:
     lo, hi = torch.aminmax(dist)
     if bool(torch.isfinite(lo)) and bool(torch.isfinite(hi)):
         return
-    bad = ~torch.isfinite(dist)
-    count = int(bad.sum())
-    q, g = (int(v) for v in bad.nonzero()[0])
+    # Error path only: scan in row blocks so a huge matrix needs no full-size mask.
+    rows = max(1, (1 << 22) // dist.shape[1])
+    count, first = 0, None
+    for start in range(0, dist.shape[0], rows):
+        bad = ~torch.isfinite(dist[start : start + rows])
+        count += int(bad.sum())
+        if first is None and count:
+            r, c = (int(v) for v in bad.nonzero()[0])
+            first = (start + r, c)
+    assert first is not None
+    q, g = first
     raise ValueError(
         f"dist must be finite: found {count} NaN/inf entries, the first at "
         f"[query {q}, gallery {g}] = {dist[q, g].item()}. Compute distances from finite features "

@@ -47,8 +47,6 @@ __all__ = ["rank_metrics"]
 # the per-block overhead, small enough to keep the temporaries in cache on a CPU.
 _CPU_BLOCK_ELEMENTS = 1 << 20
 _CUDA_BLOCK_ELEMENTS = 1 << 24
-# Exact comparisons (hot items × true matches) handled at once; bounds memory for huge identities.
-_COMPARE_BLOCK = 1 << 22
 # If the exact comparisons would exceed this many per gallery entry, sort the block instead.
 _SORT_FALLBACK_FACTOR = 12
 _FLOAT32_SAFE = 1e37
@@ -107,30 +105,32 @@ class _Totals:
         self.first_hits.index_add_(0, slot, torch.ones_like(slot))
 
 
-def _exact_match_ranks(
+def _sorted_path(
     d: torch.Tensor,
-    valid: torch.Tensor | None,
-    is_match: torch.Tensor,
+    removed: torch.Tensor | None,
+    lab: torch.Tensor,
+    index: _GalleryIndex,
     num_p: int,
-    labels: torch.Tensor,
-    num_ids: int,
     dedup: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reference path: a full stable sort of each row. Used when binning would cost more."""
+    """Full stable sort of each row: for blocks where binning would cost more than sorting.
+
+    Returns the (C, num_p) ascending match positions and the (C,) first-hit rank.
+    """
     perm = torch.sort(d, dim=1, stable=True).indices
-    kept = torch.ones_like(perm, dtype=torch.bool) if valid is None else valid.gather(1, perm)
-    matched = is_match.gather(1, perm) & kept
+    kept = torch.ones_like(perm, dtype=torch.bool) if removed is None else ~removed.gather(1, perm)
+    matched = (index.labels[perm] == lab[:, None]) & kept
     position = kept.cumsum(1)
     big = torch.iinfo(torch.int64).max
     ranks = torch.where(matched, position, big).topk(num_p, dim=1, largest=False).values
     if not dedup:
         return ranks, ranks[:, 0]
-    first_slot = matched.to(torch.int8).argmax(1)
+    first_slot = matched.to(torch.int8).argmax(1)  # first True
     slots = torch.arange(perm.shape[1], device=d.device)
     before = kept & (slots[None, :] < first_slot[:, None])
     rows, cols = before.nonzero(as_tuple=True)
-    seen = torch.zeros(d.shape[0], num_ids, dtype=torch.bool, device=d.device)
-    seen[rows, labels[perm[rows, cols]]] = True
+    seen = torch.zeros(d.shape[0], index.ids.numel(), dtype=torch.bool, device=d.device)
+    seen[rows, index.labels[perm[rows, cols]]] = True
     return ranks, seen.sum(1) + 1
 
 
@@ -143,7 +143,6 @@ def _score_block(
     bin_dtype: torch.dtype,
     value_range: float,
     totals: _Totals,
-    force_sort: bool = False,
 ) -> None:
     """Score one block of queries against the whole gallery and add it to ``totals``."""
     device = d.device
@@ -171,11 +170,6 @@ def _score_block(
         d, lab, cand, in_run, npos = (t.index_select(0, rows) for t in (d, lab, cand, in_run, npos))
         removed = None if removed is None else removed.index_select(0, rows)
     num_c = d.shape[0]
-
-    if force_sort:
-        ranks, first = _sorted_path(d, removed, lab, index, num_p, dedup)
-        totals.add(ranks, npos, first)
-        return
 
     # True matches ordered by (distance, gallery index): cand is ascending in index and the
     # sort is stable, so equal distances keep index order. Padding goes last as +inf.
@@ -278,19 +272,6 @@ def _score_block(
     else:
         first = ranks[:, 0]
     totals.add(ranks, npos, first)
-
-
-def _sorted_path(
-    d: torch.Tensor,
-    removed: torch.Tensor | None,
-    lab: torch.Tensor,
-    index: _GalleryIndex,
-    num_p: int,
-    dedup: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    is_match = index.labels[None, :] == lab[:, None]
-    valid = None if removed is None else ~removed
-    return _exact_match_ranks(d, valid, is_match, num_p, index.labels, index.ids.numel(), dedup)
 
 
 def rank_metrics(
