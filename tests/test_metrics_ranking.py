@@ -156,6 +156,28 @@ def test_one_huge_identity_with_ties_takes_the_sort_path(monkeypatch):
     assert calls
 
 
+@pytest.mark.parametrize("exclude", RULES)
+def test_realistic_scale_matches_numpy_oracle(exclude):
+    # Many true matches per query (up to 40, as in SYSU-MM01 multi-shot), a trained-model-like
+    # distance structure, several blocks of queries.
+    rng = np.random.default_rng(17)
+    num_ids, dim = 60, 24
+    q_ids = rng.integers(0, num_ids, 400)
+    g_ids = np.repeat(np.arange(num_ids), 40)
+    centres = rng.standard_normal((num_ids, dim))
+    q = centres[q_ids] + 0.9 * rng.standard_normal((400, dim))
+    g = centres[g_ids] + 0.9 * rng.standard_normal((len(g_ids), dim))
+    dist = -(q @ g.T)
+    q_cams, g_cams = rng.choice([3, 6], 400), rng.choice([1, 2, 4, 5], len(g_ids))
+    for dedup in (False, True):
+        oracle = numpy_rank_metrics(dist, q_ids, g_ids, q_cams, g_cams, exclude, dedup)
+        result = rank_metrics(
+            dist, q_ids, g_ids, q_cams, g_cams, exclude=exclude, dedup_cmc=dedup, chunk_size=64
+        )
+        assert_same(result, oracle, atol=1e-12)
+        assert 0.2 < result.mAP < 0.95
+
+
 def test_numpy_baseline_agrees_with_loop_oracle():
     rng = np.random.default_rng(11)
     for exclude in RULES:
@@ -208,10 +230,11 @@ def test_sysu_metrics_reproduce_agw_eval_sysu(shots):
 def test_sysu_metrics_reproduce_mpanet_eval_sysu(shots):
     rng = np.random.default_rng(100 + shots)
     dist, qi, gi, qc, gc = _sysu_like(rng, shots=shots)
-    cmc, mAP = mpanet_eval_sysu(dist, qi, gi, qc, gc)
+    cmc, mAP, mINP = mpanet_eval_sysu(dist, qi, gi, qc, gc)
     r = sysu_metrics(dist, qi, gi, qc, gc)
     np.testing.assert_allclose(r.cmc.numpy(), cmc[:20], rtol=0, atol=1e-6)
     assert abs(r.mAP - mAP) < 1e-6
+    assert abs(r.mINP - mINP) < 1e-6
 
 
 def test_sysu_cam3_query_drops_cam2_items_of_every_identity():
@@ -326,6 +349,21 @@ def test_numpy_and_torch_inputs_agree():
         exclude="same_camera",
     )
     assert torch.equal(a.cmc, b.cmc) and a.mAP == b.mAP
+
+
+def test_transposed_and_read_only_inputs(recwarn):
+    rng = np.random.default_rng(6)
+    dist, qi, gi, _, _ = random_problem(rng, 30, 50, 5)
+    ref = rank_metrics(dist, qi, gi, dedup_cmc=True)
+    transposed = torch.from_numpy(np.ascontiguousarray(dist.T)).T
+    assert not transposed.is_contiguous()
+    r = rank_metrics(transposed, qi, gi, dedup_cmc=True)
+    assert torch.equal(r.cmc, ref.cmc) and r.mAP == ref.mAP
+    frozen = dist.copy()
+    frozen.flags.writeable = False
+    r = rank_metrics(frozen, qi, gi, dedup_cmc=True)
+    assert r.mAP == ref.mAP
+    assert not [w for w in recwarn if "writable" in str(w.message)]
 
 
 def test_values_beyond_float32_range():

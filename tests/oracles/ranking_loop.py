@@ -158,9 +158,10 @@ def agw_eval_regdb(dist, q_ids, g_ids, max_rank=20):
 
 def mpanet_eval_sysu(dist, q_ids, g_ids, q_cams, g_cams):
     """MPANet-lineage SYSU metrics: relabel query cam 3 as 2, drop same-camera gallery items,
-    per-rank counters over the deduplicated identity list, AP as the mean of (1..G)/r.
+    per-rank counters over the deduplicated identity list, AP as the mean of (1..G)/r, and
+    MCJA's mINP written as 1 - (r_G - G) / r_G.
 
-    Returns the full-length CMC (one entry per distinct gallery identity) and mAP.
+    Returns the full-length CMC (one entry per distinct gallery identity), mAP and mINP.
     """
     q_cams = np.where(q_cams == 3, 2, q_cams)
     order = np.argsort(dist, axis=1)
@@ -169,7 +170,7 @@ def mpanet_eval_sysu(dist, q_ids, g_ids, q_cams, g_cams):
     num_unique = np.unique(g_ids).size
     counter = np.zeros(num_unique)
     valid = 0
-    ap_sum = 0.0
+    ap_sum = inp_sum = 0.0
     for q in range(dist.shape[0]):
         row = np.where(ranked_cams[q] == q_cams[q], -1, ranked_ids[q])
         row = np.array([v for v in row if v != -1])
@@ -183,4 +184,6 @@ def mpanet_eval_sysu(dist, q_ids, g_ids, q_cams, g_cams):
         counter += padded
         pos = np.where(is_match)[0]
         ap_sum += np.mean(np.arange(1, pos.size + 1) / (pos + 1))
-    return np.cumsum(counter / valid), ap_sum / valid
+        last = pos[-1] + 1
+        inp_sum += 1 - (last - pos.size) / last
+    return np.cumsum(counter / valid), ap_sum / valid, inp_sum / valid

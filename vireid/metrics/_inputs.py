@@ -6,6 +6,7 @@ at the boundary instead of deep inside a tensor kernel.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,7 +22,10 @@ def as_distance_matrix(dist: torch.Tensor | np.ndarray) -> torch.Tensor:
             np.issubdtype(dist.dtype, np.floating) or np.issubdtype(dist.dtype, np.integer)
         ):
             raise TypeError(f"dist must hold real numbers, got numpy dtype {dist.dtype}")
-        dist = torch.as_tensor(dist)
+        with warnings.catch_warnings():
+            # Read-only arrays (memory maps, views of loaded files) are never written to here.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            dist = torch.as_tensor(dist)
     if not isinstance(dist, torch.Tensor):
         raise TypeError(
             f"dist must be a torch.Tensor or numpy.ndarray of shape (Q, G), "

@@ -148,6 +148,7 @@ def _score_block(
     device = d.device
     if d.dtype in (torch.float16, torch.bfloat16):
         d = d.float()  # exact, order-preserving
+    d = d.contiguous()  # row-major rows keep the scatter/gather passes fast (e.g. for dist.T)
     num_g = d.shape[1]
     num_p = index.max_count
     slot = torch.arange(num_p, device=device)
