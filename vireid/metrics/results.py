@@ -27,7 +27,8 @@ def _check_rank(k: int, length: int) -> int:
     return k - 1
 
 
-@dataclass(frozen=True)
+# eq=False: records hold tensors, whose element-wise == has no single truth value.
+@dataclass(frozen=True, eq=False)
 class RankMetrics:
     """CMC, mAP and mINP of one ranking evaluation (one trial).
 
@@ -81,7 +82,7 @@ class RankMetrics:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TrialSummary:
     """Mean and standard deviation of `RankMetrics` over trials (spec §4.6).
 
