@@ -262,13 +262,13 @@ def _score_block(
 
     if dedup:
         # Items ranked above the first match: the early items and the hot items that no match
-        # precedes. Count their distinct identities (the query's own is not a wrong one).
+        # precedes. None of them has the query's identity (every valid item of that identity
+        # is a match), so their distinct identities are the wrong ones ranked first.
         seen = torch.zeros(num_c, index.ids.numel(), dtype=torch.bool, device=device)
         early = s_weight == 2
         seen[s_rows[early], index.labels[s_cols[early]]] = True
         lead = hot_before == 0
         seen[hot_rows[lead], index.labels[hot_cols[lead]]] = True
-        seen.scatter_(1, lab[:, None], False)
         first = seen.sum(1) + 1
     else:
         first = ranks[:, 0]
