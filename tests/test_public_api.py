@@ -26,7 +26,7 @@ EXPECTED = {
     "vireid.augment": set(),
     "vireid.nn": set(),
     "vireid.losses": set(),
-    "vireid.data": set(),
+    "vireid.data": {"INFRARED", "SYSUMM01", "VISIBLE", "DatasetLayoutError", "Sample"},
     "vireid.models": set(),
     "vireid.engine": set(),
 }

@@ -1,7 +1,12 @@
 """Datasets and samplers.
 
-Planned: SYSU-MM01, RegDB and LLCM readers in their real folder layouts, the official and AGW
-gallery samplers, the cross-modality P×K identity sampler, and synthetic VI-ReID data generators.
+Now: the `Sample` record, the SYSU-MM01 reader with the official and AGW gallery samplers, and
+`DatasetLayoutError`. Planned: RegDB and LLCM readers, the protocol runner, the cross-modality
+P×K identity sampler, and synthetic VI-ReID data in the real folder layouts.
 """
 
-__all__: list[str] = []
+from vireid.data.errors import DatasetLayoutError
+from vireid.data.sample import INFRARED, VISIBLE, Sample
+from vireid.data.sysu import SYSUMM01
+
+__all__ = ["INFRARED", "SYSUMM01", "VISIBLE", "DatasetLayoutError", "Sample"]
