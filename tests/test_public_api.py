@@ -12,6 +12,7 @@ EXPECTED = {
     "vireid.metrics": {
         "EXCLUSION_RULES",
         "ExclusionFn",
+        "ProtocolResult",
         "RankMetrics",
         "TrialSummary",
         "exclusion_mask",
@@ -26,9 +27,18 @@ EXPECTED = {
     "vireid.augment": set(),
     "vireid.nn": set(),
     "vireid.losses": set(),
-    "vireid.data": {"INFRARED", "SYSUMM01", "VISIBLE", "DatasetLayoutError", "Sample"},
+    "vireid.data": {
+        "INFRARED",
+        "LLCM",
+        "SYSUMM01",
+        "VISIBLE",
+        "DatasetLayoutError",
+        "ImageDataset",
+        "RegDB",
+        "Sample",
+    },
     "vireid.models": set(),
-    "vireid.engine": set(),
+    "vireid.engine": {"FeatureSource", "evaluate_llcm", "evaluate_regdb", "evaluate_sysu"},
 }
 
 
@@ -46,13 +56,30 @@ def test_version_and_top_level():
     assert set(vireid.__all__) == {"__version__"} | {m.split(".")[1] for m in EXPECTED}
 
 
-def test_layering_metrics_does_not_import_models_or_engine():
+@pytest.mark.parametrize(
+    ("module_name", "forbidden"),
+    [
+        ("vireid.metrics", ("vireid.models", "vireid.engine", "vireid.data", "vireid.losses")),
+        ("vireid.ops", ("vireid.metrics", "vireid.data", "vireid.engine", "vireid.models")),
+        ("vireid.data", ("vireid.models", "vireid.engine", "vireid.losses", "vireid.nn")),
+    ],
+)
+def test_layering_imports_point_downward(module_name, forbidden):
+    """Taking one piece never pulls in the layers above it (ARCHITECTURE.md)."""
     import subprocess
     import sys
 
     code = (
-        "import sys, vireid.metrics; "
-        "bad = [m for m in sys.modules if m.startswith(('vireid.models.', 'vireid.engine.'))]; "
+        f"import sys, {module_name}; "
+        f"bad = sorted(m for m in sys.modules if m.startswith({forbidden!r})); "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_subpackages_load_lazily_from_the_top_level():
+    assert vireid.engine.evaluate_sysu is not None
+    assert "metrics" in dir(vireid)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        vireid.nope  # noqa: B018

@@ -1,12 +1,25 @@
 """Datasets and samplers.
 
-Now: the `Sample` record, the SYSU-MM01 reader with the official and AGW gallery samplers, and
-`DatasetLayoutError`. Planned: RegDB and LLCM readers, the protocol runner, the cross-modality
-P×K identity sampler, and synthetic VI-ReID data in the real folder layouts.
+Now: the `Sample` record and `ImageDataset`; readers for SYSU-MM01 (official and AGW gallery
+samplers), RegDB and LLCM (DEEN, symmetric and full protocols); `DatasetLayoutError`.
+Planned: the cross-modality P×K identity sampler and synthetic VI-ReID data in the real folder
+layouts.
 """
 
 from vireid.data.errors import DatasetLayoutError
+from vireid.data.image_dataset import ImageDataset
+from vireid.data.llcm import LLCM
+from vireid.data.regdb import RegDB
 from vireid.data.sample import INFRARED, VISIBLE, Sample
 from vireid.data.sysu import SYSUMM01
 
-__all__ = ["INFRARED", "SYSUMM01", "VISIBLE", "DatasetLayoutError", "Sample"]
+__all__ = [
+    "INFRARED",
+    "LLCM",
+    "SYSUMM01",
+    "VISIBLE",
+    "DatasetLayoutError",
+    "ImageDataset",
+    "RegDB",
+    "Sample",
+]

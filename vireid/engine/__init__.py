@@ -1,7 +1,9 @@
 """Training and evaluation loop pieces.
 
-Planned: mixed precision, distributed training, checkpoints, logging and the glue that runs an
-evaluation protocol over a model.
+Now: the benchmark protocol runners `evaluate_sysu`, `evaluate_regdb` and `evaluate_llcm`.
+Planned: mixed precision, distributed training, checkpoints and logging.
 """
 
-__all__: list[str] = []
+from vireid.engine.evaluation import FeatureSource, evaluate_llcm, evaluate_regdb, evaluate_sysu
+
+__all__ = ["FeatureSource", "evaluate_llcm", "evaluate_regdb", "evaluate_sysu"]

@@ -8,12 +8,13 @@ or `rank_metrics` for any combination of exclusion rule and CMC variant. Average
 from vireid.metrics.exclusion import EXCLUSION_RULES, ExclusionFn, exclusion_mask
 from vireid.metrics.protocols import llcm_metrics, regdb_metrics, sysu_metrics
 from vireid.metrics.ranking import rank_metrics
-from vireid.metrics.results import RankMetrics, TrialSummary, mean_over_trials
+from vireid.metrics.results import ProtocolResult, RankMetrics, TrialSummary, mean_over_trials
 from vireid.ops.distance import pairwise_distance
 
 __all__ = [
     "EXCLUSION_RULES",
     "ExclusionFn",
+    "ProtocolResult",
     "RankMetrics",
     "TrialSummary",
     "exclusion_mask",

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["RankMetrics", "TrialSummary", "mean_over_trials"]
+__all__ = ["ProtocolResult", "RankMetrics", "TrialSummary", "mean_over_trials"]
 
 _REPORTED_RANKS = (1, 5, 10, 20)
 
@@ -215,3 +215,72 @@ def mean_over_trials(results: Sequence[RankMetrics], *, ddof: int = 0) -> TrialS
         ddof=ddof,
         trials=trials,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class ProtocolResult:
+    """A full benchmark evaluation: per-trial metrics, their mean ± std, and every choice made.
+
+    Attributes:
+        dataset: ``"SYSU-MM01"``, ``"RegDB"`` or ``"LLCM"``.
+        summary: mean ± std over the trials (`TrialSummary`); ``summary.trials`` holds the
+            per-trial `RankMetrics`.
+        trials: trial indices (SYSU-MM01/LLCM gallery draws) or split numbers (RegDB).
+        mode: SYSU-MM01 search mode (``"all"``/``"indoor"``), else ``None``.
+        shots: gallery images per identity and camera (SYSU-MM01), else ``None``.
+        sampler: gallery sampler (``"official"``/``"agw"`` for SYSU-MM01, ``"deen"``,
+            ``"symmetric"`` or ``"full"`` for LLCM), else ``None``.
+        direction: query→gallery modality, e.g. ``"ir2vis"``, ``"v2t"``.
+        distance: the distance used to rank (see `vireid.ops.pairwise_distance`).
+        reranked: whether a re-ranking step changed the distances (never by default).
+    """
+
+    dataset: str
+    summary: TrialSummary
+    trials: tuple[int, ...]
+    mode: str | None
+    shots: int | None
+    sampler: str | None
+    direction: str
+    distance: str
+    reranked: bool = False
+
+    @property
+    def per_trial(self) -> tuple[RankMetrics, ...]:
+        """The `RankMetrics` of each trial, in the order of `trials`."""
+        return self.summary.trials
+
+    def settings(self) -> dict[str, Any]:
+        """Every protocol choice behind the numbers."""
+        return {
+            "dataset": self.dataset,
+            "mode": self.mode,
+            "shots": self.shots,
+            "sampler": self.sampler,
+            "direction": self.direction,
+            "trials": list(self.trials),
+            "cmc_variant": self.summary.cmc_variant,
+            "exclude": self.summary.exclude,
+            "distance": self.distance,
+            "reranked": self.reranked,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable record: settings, per-trial results and mean ± std."""
+        return {"settings": self.settings(), "summary": self.summary.to_dict()}
+
+    def __str__(self) -> str:
+        s = self.settings()
+        head = ", ".join(f"{k}={v}" for k, v in s.items() if v is not None and k != "trials")
+        ranks = _headline_ranks(len(self.summary.cmc))
+        cols = [f"R{k}" for k in ranks] + ["mAP", "mINP"]
+        lines = [head, f"{'trial':>6}  " + "  ".join(f"{c:>13}" for c in cols)]
+        for t, r in zip(self.trials, self.per_trial, strict=True):
+            vals = [r.rank(k) for k in ranks] + [r.mAP, r.mINP]
+            lines.append(f"{t:>6}  " + "  ".join(f"{100 * v:>13.2f}" for v in vals))
+        m = self.summary
+        means = [(m.rank(k), m.rank_std(k)) for k in ranks]
+        means += [(m.mAP, m.mAP_std), (m.mINP, m.mINP_std)]
+        lines.append(f"{'mean':>6}  " + "  ".join(f"{100 * a:>6.2f} ± {100 * b:<4.2f}"
+                                                  for a, b in means))  # fmt: skip
+        return "\n".join(lines)

@@ -1,0 +1,243 @@
+"""LLCM reader (Zhang & Wang, CVPR 2023; protocols spec §3).
+
+Layout::
+
+    <root>/idx/train_vis.txt  train_nir.txt  test_vis.txt  test_nir.txt
+                                       lines "<relative path> <label>", paths vis/<pid4>/<file>
+                                       or nir/<pid4>/<file>
+    <root>/idx/test_id.txt             one line of comma-separated test identities
+    <root>/vis/<pid4>/<file>  <root>/nir/<pid4>/<file>
+    <root>/test_vis/cam1 … cam9/<pid4>/<file>
+    <root>/test_nir/cam1, cam2, cam4 … cam9/<pid4>/<file>
+
+File names carry the camera: ``<pid4>_c<cc>_s<sequence>_f<frame>_<vis|nir>.jpg``. Camera
+numbers 1–9 are shared by the visible (VIS) and near-infrared (NIR) images.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+from typing import Literal
+
+from vireid.data.errors import DatasetLayoutError
+from vireid.data.sample import INFRARED, VISIBLE, Sample
+
+__all__ = ["LLCM"]
+
+VIS_TEST_CAMS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+NIR_TEST_CAMS = (1, 2, 4, 5, 6, 7, 8, 9)
+DIRECTIONS = ("ir2vis", "vis2ir")
+PROTOCOLS = ("deen", "symmetric", "full")
+_CAMERA_TOKEN = re.compile(r"_c(\d+)_")
+_HINT = (
+    "LLCM is distributed by its authors on request. Expected layout: <root>/idx/{train,test}_"
+    "{vis,nir}.txt and test_id.txt, <root>/vis and <root>/nir image folders, and the per-camera "
+    "test folders <root>/test_vis/camK/<pid4>/ and <root>/test_nir/camK/<pid4>/."
+)
+
+
+def _camera_from_name(name: str) -> int | None:
+    match = _CAMERA_TOKEN.search(name)
+    return int(match.group(1)) if match else None
+
+
+class LLCM:
+    """LLCM: training lists, and per-trial query/gallery sets of its three protocol variants.
+
+    Protocol variants (``protocol=``; spec §3.2–3.3):
+
+    * ``"deen"`` (official, DEEN release code): per trial t, ``random.Random(t)`` draws one
+      image per (identity, camera) of the gallery modality from the per-camera test folders
+      (identities ascending, cameras in list order, sorted files; missing folders draw nothing);
+      the other modality's test images are all queries. Its ``"vis2ir"`` is what the code
+      computes: **sampled NIR queries against the full VIS set**.
+    * ``"symmetric"``: as ``"deen"``, but ``"vis2ir"`` means all VIS queries against sampled NIR
+      galleries (what the name suggests).
+    * ``"full"`` (MPANet lineage): all test images of one modality against all of the other, a
+      single run (trial 0), no camera exclusion.
+
+    Exclusion for ``"deen"``/``"symmetric"``: same identity and same camera number
+    (`vireid.metrics.llcm_metrics`); for ``"full"`` none.
+
+    Args:
+        root: Dataset folder.
+
+    Raises:
+        DatasetLayoutError: every problem found (missing lists or folders, malformed lines,
+            missing images, non-contiguous training labels, camera numbers not in file names).
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().resolve()
+        if not self.root.is_dir():
+            raise DatasetLayoutError("LLCM", self.root, ["the folder does not exist"], _HINT)
+        problems: list[str] = []
+        train_vis = self._read("train_vis.txt", VISIBLE, problems)
+        train_nir = self._read("train_nir.txt", INFRARED, problems)
+        self._test_lists = {
+            VISIBLE: [s for s, _ in self._read("test_vis.txt", VISIBLE, problems)],
+            INFRARED: [s for s, _ in self._read("test_nir.txt", INFRARED, problems)],
+        }
+        self.test_ids = self._read_test_ids(problems)
+        self._folders = {
+            VISIBLE: self._scan("test_vis", VIS_TEST_CAMS, VISIBLE, problems),
+            INFRARED: self._scan("test_nir", NIR_TEST_CAMS, INFRARED, problems),
+        }
+        labels = sorted({label for _, label in train_vis + train_nir})
+        if labels and labels != list(range(len(labels))):
+            problems.append("idx/train_*.txt: labels must be contiguous 0..C-1")
+        pid_of: dict[int, int] = {}
+        for s, label in train_vis + train_nir:
+            if pid_of.setdefault(label, s.pid) != s.pid:
+                problems.append(f"idx/train_*.txt: label {label} names two identity folders")
+                break
+        if problems:
+            raise DatasetLayoutError("LLCM", self.root, problems, _HINT)
+        self.train = [Sample(s.path, s.pid, s.cam, s.modality, label)
+                      for s, label in train_vis + train_nir]  # fmt: skip
+
+    # --- construction ------------------------------------------------------------------
+
+    def _read(self, name: str, modality: int, problems: list[str]) -> list[tuple[Sample, int]]:
+        path = self.root / "idx" / name
+        if not path.is_file():
+            problems.append(f"missing list idx/{name}")
+            return []
+        out = []
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            where = f"idx/{name}:{number}"
+            if len(parts) != 2:
+                problems.append(f"{where}: expected '<path> <label>', got {line!r}")
+                continue
+            rel = Path(parts[0])
+            cam = _camera_from_name(rel.name)
+            try:
+                label, pid = int(parts[1]), int(rel.parent.name)
+            except ValueError:
+                problems.append(f"{where}: label and identity folder must be integers: {line!r}")
+                continue
+            if cam is None:
+                problems.append(f"{where}: no '_c<camera>_' token in the file name {rel.name!r}")
+                continue
+            if not (self.root / rel).is_file():
+                problems.append(f"{where}: image {rel} is missing")
+                continue
+            out.append((Sample(self.root / rel, pid, cam, modality), label))
+        return out
+
+    def _read_test_ids(self, problems: list[str]) -> list[int]:
+        path = self.root / "idx" / "test_id.txt"
+        if not path.is_file():
+            problems.append("missing list idx/test_id.txt")
+            return []
+        lines = path.read_text().splitlines()
+        try:
+            return sorted(int(p) for p in (lines[0] if lines else "").split(",") if p.strip())
+        except ValueError:
+            problems.append("idx/test_id.txt must hold comma-separated integers on its first line")
+            return []
+
+    def _scan(
+        self, folder: str, cams: tuple[int, ...], modality: int, problems: list[str]
+    ) -> dict[tuple[int, int], list[Sample]]:
+        base = self.root / folder
+        if not base.is_dir():
+            problems.append(f"missing test folder {folder}/")
+            return {}
+        found: dict[tuple[int, int], list[Sample]] = {}
+        for cam in cams:
+            cam_dir = base / f"cam{cam}"
+            if not cam_dir.is_dir():
+                continue  # a camera without test images of this modality
+            for entry in os.scandir(cam_dir):
+                if not entry.is_dir():
+                    continue
+                try:
+                    pid = int(entry.name)
+                except ValueError:
+                    problems.append(f"{folder}/cam{cam}/{entry.name}: identity folders are numbers")
+                    continue
+                files = sorted(Path(f.path) for f in os.scandir(entry.path) if f.is_file())
+                found[(cam, pid)] = [Sample(p, pid, cam, modality) for p in files]
+        return found
+
+    # --- protocol sets -------------------------------------------------------------------
+
+    def _all(self, modality: int) -> list[Sample]:
+        cams = VIS_TEST_CAMS if modality == VISIBLE else NIR_TEST_CAMS
+        folders = self._folders[modality]
+        return [s for pid in self.test_ids for cam in cams for s in folders.get((cam, pid), ())]
+
+    def _sampled(self, modality: int, trial: int) -> list[Sample]:
+        cams = VIS_TEST_CAMS if modality == VISIBLE else NIR_TEST_CAMS
+        folders = self._folders[modality]
+        rng = random.Random(trial)
+        out = []
+        for pid in self.test_ids:
+            for cam in cams:
+                files = folders.get((cam, pid))
+                if files:  # a missing folder consumes no random number
+                    out.append(rng.choice(files))
+        return out
+
+    def _roles(self, direction: str, protocol: str, trial: int) -> tuple[list[Sample], ...]:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        if isinstance(trial, bool) or not isinstance(trial, int) or not 0 <= trial < 10:
+            raise ValueError(f"trial must be an int in 0..9, got {trial!r}")
+        if protocol == "full":
+            if trial != 0:
+                raise ValueError("protocol='full' is a single run: trial must be 0")
+            vis, nir = self._test_lists[VISIBLE], self._test_lists[INFRARED]
+            return (nir, vis) if direction == "ir2vis" else (vis, nir)
+        if direction == "ir2vis":
+            return self._all(INFRARED), self._sampled(VISIBLE, trial)
+        if protocol == "deen":
+            return self._sampled(INFRARED, trial), self._all(VISIBLE)
+        return self._all(VISIBLE), self._sampled(INFRARED, trial)
+
+    def query(
+        self,
+        direction: Literal["ir2vis", "vis2ir"] = "ir2vis",
+        protocol: Literal["deen", "symmetric", "full"] = "deen",
+        trial: int = 0,
+    ) -> list[Sample]:
+        """Query set of one trial (see the class docstring for the variants)."""
+        return self._roles(direction, protocol, trial)[0]
+
+    def gallery(
+        self,
+        direction: Literal["ir2vis", "vis2ir"] = "ir2vis",
+        protocol: Literal["deen", "symmetric", "full"] = "deen",
+        trial: int = 0,
+    ) -> list[Sample]:
+        """Gallery set of one trial (see the class docstring for the variants)."""
+        return self._roles(direction, protocol, trial)[1]
+
+    def check(self) -> str:
+        """Counts found next to the official ones (713 training and 351 test identities)."""
+        rows = [
+            ("train identities", len({s.label for s in self.train}), 713),
+            ("test identities", len(self.test_ids), 351),
+            ("train VIS images", sum(s.modality == VISIBLE for s in self.train), None),
+            ("train NIR images", sum(s.modality == INFRARED for s in self.train), None),
+            ("test VIS images", len(self._test_lists[VISIBLE]), None),
+            ("test NIR images", len(self._test_lists[INFRARED]), None),
+        ]
+        width = max(len(r[0]) for r in rows)
+        lines = [f"LLCM at {self.root}", f"{'':<{width}}  {'found':>8}  {'official':>8}"]
+        for name, found, official in rows:
+            mark = "" if official is None or found == official else "  <- differs"
+            lines.append(f"{name:<{width}}  {found:>8}  {official or '-':>8}{mark}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"LLCM(root={str(self.root)!r}, test_ids={len(self.test_ids)})"

@@ -1,0 +1,159 @@
+"""RegDB reader (protocols spec §2).
+
+Layout::
+
+    <root>/Visible/<pid>/<file>.bmp      10 visible images per person
+    <root>/Thermal/<pid>/<file>.bmp      10 thermal images per person
+    <root>/idx/{train,test}_{visible,thermal}_{1..10}.txt
+                                         lines "<path relative to root> <integer label>"
+
+Each of the ten splits puts 206 people in training and the other 206 in test, and needs its own
+model; the reported number is the mean over the ten split-specific models.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vireid.data.errors import DatasetLayoutError
+from vireid.data.sample import INFRARED, VISIBLE, Sample
+
+__all__ = ["RegDB"]
+
+#: Camera numbers given to RegDB images (one visible and one thermal camera; no exclusion rule
+#: ever applies).
+VISIBLE_CAM = 1
+THERMAL_CAM = 2
+_MODALITY = {"Visible": (VISIBLE, VISIBLE_CAM), "Thermal": (INFRARED, THERMAL_CAM)}
+_HINT = (
+    "RegDB is distributed by its authors on request. Expected layout: <root>/Visible/<pid>/*.bmp, "
+    "<root>/Thermal/<pid>/*.bmp and <root>/idx/{train,test}_{visible,thermal}_{1..10}.txt with "
+    "lines '<relative path> <label>'."
+)
+
+
+class RegDB:
+    """One train/test split of RegDB (Nguyen et al., Sensors 2017).
+
+    Identities are the integer names of the parent folders (as the MPANet lineage reads them);
+    the reader checks that they split the images exactly as the label column of the index files
+    does (the AGW reading). Training labels are the label column, which must be contiguous.
+    Visible images get camera 1 and thermal images camera 2.
+
+    Args:
+        root: Dataset folder.
+        split: Split number 1..10.
+
+    Attributes:
+        train: training images of the split: the visible list, then the thermal list.
+        test_visible: the split's visible test images (queries for visible→thermal).
+        test_thermal: the split's thermal test images.
+
+    Raises:
+        DatasetLayoutError: every problem found (missing index files, malformed lines, listed
+            images that are missing, labels inconsistent with the folders).
+    """
+
+    def __init__(self, root: str | os.PathLike[str], split: int = 1) -> None:
+        if isinstance(split, bool) or not isinstance(split, int) or not 1 <= split <= 10:
+            raise ValueError(f"split must be an int in 1..10, got {split!r}")
+        self.root = Path(root).expanduser().resolve()
+        self.split = split
+        if not self.root.is_dir():
+            raise DatasetLayoutError("RegDB", self.root, ["the folder does not exist"], _HINT)
+        problems: list[str] = []
+        lists = {}
+        for part in ("train", "test"):
+            for modality in ("visible", "thermal"):
+                lists[part, modality] = self._read(f"{part}_{modality}_{split}.txt", problems)
+        train = lists["train", "visible"] + lists["train", "thermal"]
+        test = lists["test", "visible"] + lists["test", "thermal"]
+        self._check_labels(train, "train", problems, contiguous=True)
+        self._check_labels(test, "test", problems, contiguous=False)
+        common = {s.pid for s, _ in train} & {s.pid for s, _ in test}
+        if common:
+            problems.append(
+                f"split {split}: {len(common)} identities are in both training and test, e.g. "
+                f"{sorted(common)[:5]}"
+            )
+        if problems:
+            raise DatasetLayoutError("RegDB", self.root, problems, _HINT)
+        self.train = [
+            Sample(s.path, s.pid, s.cam, s.modality, label) for s, label in train
+        ]  # fmt: skip
+        self.test_visible = [s for s, _ in lists["test", "visible"]]
+        self.test_thermal = [s for s, _ in lists["test", "thermal"]]
+
+    def _read(self, name: str, problems: list[str]) -> list[tuple[Sample, int]]:
+        path = self.root / "idx" / name
+        if not path.is_file():
+            problems.append(f"missing index file idx/{name}")
+            return []
+        out = []
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            where = f"idx/{name}:{number}"
+            if len(parts) != 2:
+                problems.append(f"{where}: expected '<path> <label>', got {line!r}")
+                continue
+            rel, label_text = parts
+            rel_path = Path(rel)
+            kind = rel_path.parts[0] if rel_path.parts else ""
+            if kind not in _MODALITY or len(rel_path.parts) < 3:
+                problems.append(f"{where}: path must be Visible/<pid>/<file> or Thermal/..., "
+                                f"got {rel!r}")  # fmt: skip
+                continue
+            try:
+                label, pid = int(label_text), int(rel_path.parts[-2])
+            except ValueError:
+                problems.append(f"{where}: label and identity folder must be integers: {line!r}")
+                continue
+            full = self.root / rel_path
+            if not full.is_file():
+                problems.append(f"{where}: image {rel} is missing")
+                continue
+            modality, cam = _MODALITY[kind]
+            out.append((Sample(full, pid, cam, modality), label))
+        return out
+
+    def _check_labels(
+        self, items: list[tuple[Sample, int]], part: str, problems: list[str], contiguous: bool
+    ) -> None:
+        label_of: dict[int, int] = {}
+        pid_of: dict[int, int] = {}
+        for s, label in items:
+            if (
+                label_of.setdefault(s.pid, label) != label
+                or pid_of.setdefault(label, s.pid) != s.pid
+            ):
+                problems.append(
+                    f"split {self.split} {part}: the label column and the identity folders "
+                    f"disagree (identity {s.pid}, label {label})"
+                )
+                return
+        if contiguous and label_of and sorted(set(label_of.values())) != list(range(len(label_of))):
+            problems.append(f"split {self.split} train: labels must be contiguous 0..C-1")
+
+    def check(self) -> str:
+        """Counts of the split next to the official ones (206 ids, 2,060 images per list)."""
+        rows = [
+            ("train identities", len({s.pid for s in self.train}), 206),
+            ("train visible images", sum(s.modality == VISIBLE for s in self.train), 2060),
+            ("train thermal images", sum(s.modality == INFRARED for s in self.train), 2060),
+            ("test identities", len({s.pid for s in self.test_visible}), 206),
+            ("test visible images", len(self.test_visible), 2060),
+            ("test thermal images", len(self.test_thermal), 2060),
+        ]
+        width = max(len(r[0]) for r in rows)
+        lines = [f"RegDB split {self.split} at {self.root}",
+                 f"{'':<{width}}  {'found':>8}  {'official':>8}"]  # fmt: skip
+        for name, found, official in rows:
+            mark = "" if found == official else "  <- differs"
+            lines.append(f"{name:<{width}}  {found:>8}  {official:>8}{mark}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"RegDB(root={str(self.root)!r}, split={self.split})"
