@@ -32,6 +32,7 @@ EXPECTED = {
         "LLCM",
         "SYSUMM01",
         "VISIBLE",
+        "CrossModalityIdentitySampler",
         "DatasetLayoutError",
         "ImageDataset",
         "RegDB",

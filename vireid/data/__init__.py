@@ -1,9 +1,9 @@
 """Datasets and samplers.
 
 Now: the `Sample` record and `ImageDataset`; readers for SYSU-MM01 (official and AGW gallery
-samplers), RegDB and LLCM (DEEN, symmetric and full protocols); `DatasetLayoutError`.
-Planned: the cross-modality P×K identity sampler and synthetic VI-ReID data in the real folder
-layouts.
+samplers), RegDB and LLCM (DEEN, symmetric and full protocols); `DatasetLayoutError`;
+the cross-modality P×K identity sampler (`agw_pk`, `pk_any`, `idkl_random`). Planned: synthetic
+VI-ReID data in the real folder layouts.
 """
 
 from vireid.data.errors import DatasetLayoutError
@@ -11,6 +11,7 @@ from vireid.data.image_dataset import ImageDataset
 from vireid.data.llcm import LLCM
 from vireid.data.regdb import RegDB
 from vireid.data.sample import INFRARED, VISIBLE, Sample
+from vireid.data.samplers import CrossModalityIdentitySampler
 from vireid.data.sysu import SYSUMM01
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "LLCM",
     "SYSUMM01",
     "VISIBLE",
+    "CrossModalityIdentitySampler",
     "DatasetLayoutError",
     "ImageDataset",
     "RegDB",
