@@ -2,8 +2,8 @@
 
 Now: the `Sample` record and `ImageDataset`; readers for SYSU-MM01 (official and AGW gallery
 samplers), RegDB and LLCM (DEEN, symmetric and full protocols); `DatasetLayoutError`;
-the cross-modality P×K identity sampler (`agw_pk`, `pk_any`, `idkl_random`). Planned: synthetic
-VI-ReID data in the real folder layouts.
+the cross-modality P×K identity sampler (`agw_pk`, `pk_any`, `idkl_random`); synthetic VI-ReID
+data written in the real folder layouts (`make_sysu_like`, `make_regdb_like`, `make_llcm_like`).
 """
 
 from vireid.data.errors import DatasetLayoutError
@@ -12,6 +12,7 @@ from vireid.data.llcm import LLCM
 from vireid.data.regdb import RegDB
 from vireid.data.sample import INFRARED, VISIBLE, Sample
 from vireid.data.samplers import CrossModalityIdentitySampler
+from vireid.data.synthetic import make_llcm_like, make_regdb_like, make_sysu_like
 from vireid.data.sysu import SYSUMM01
 
 __all__ = [
@@ -24,4 +25,7 @@ __all__ = [
     "ImageDataset",
     "RegDB",
     "Sample",
+    "make_llcm_like",
+    "make_regdb_like",
+    "make_sysu_like",
 ]

@@ -303,6 +303,11 @@ class SYSUMM01:
             self._perm = [cells[c][0].reshape(-1) for c in range(6)]
         return self._perm
 
+    @cached_property
+    def _by_name(self) -> dict[tuple[int, int], dict[str, Path]]:
+        """File name -> path for every (camera, identity) folder; the official file names images."""
+        return {key: {p.name: p for p in files} for key, files in self._images.items()}
+
     def _official_gallery(self, cams: tuple[int, ...], shots: int, trial: int) -> list[Sample]:
         perm = self._permutations()
         picked: list[tuple[int, int, int]] = []
@@ -319,10 +324,10 @@ class SYSUMM01:
                     continue
                 picked += [(cam, pid, int(k)) for k in order[:shots]]
         out = []
+        by_name = self._by_name
         for cam, pid, k in sorted(picked):
-            files = self._images.get((cam, pid), [])
             name = f"{k:04d}.jpg"
-            path = next((f for f in files if f.name == name), None)
+            path = by_name.get((cam, pid), {}).get(name)
             if path is None:
                 problems.append(
                     f"cam{cam}/{pid:04d}/{name} (named by rand_perm_cam.mat) is missing"
