@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from vireid.data.errors import DatasetLayoutError
+from vireid.data.index_file import read_index_file
 from vireid.data.sample import INFRARED, VISIBLE, Sample
 
 __all__ = ["LLCM"]
@@ -102,39 +103,21 @@ class LLCM:
     # --- construction ------------------------------------------------------------------
 
     def _read(self, name: str, modality: int, problems: list[str]) -> list[tuple[Sample, int]]:
-        path = self.root / "idx" / name
-        if not path.is_file():
-            problems.append(f"missing list idx/{name}")
-            return []
         out = []
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            where = f"idx/{name}:{number}"
-            if len(parts) != 2:
-                problems.append(f"{where}: expected '<path> <label>', got {line!r}")
-                continue
-            rel = Path(parts[0])
-            cam = _camera_from_name(rel.name)
-            try:
-                label, pid = int(parts[1]), int(rel.parent.name)
-            except ValueError:
-                problems.append(f"{where}: label and identity folder must be integers: {line!r}")
-                continue
+        for e in read_index_file(self.root, name, problems):
+            cam = _camera_from_name(e.rel.name)
             if cam is None:
-                problems.append(f"{where}: no '_c<camera>_' token in the file name {rel.name!r}")
+                problems.append(
+                    f"{e.where}: no '_c<camera>_' token in the file name {e.rel.name!r}"
+                )
                 continue
-            if not (self.root / rel).is_file():
-                problems.append(f"{where}: image {rel} is missing")
-                continue
-            out.append((Sample(self.root / rel, pid, cam, modality), label))
+            out.append((Sample(self.root / e.rel, e.pid, cam, modality), e.label))
         return out
 
     def _read_test_ids(self, problems: list[str]) -> list[int]:
         path = self.root / "idx" / "test_id.txt"
         if not path.is_file():
-            problems.append("missing list idx/test_id.txt")
+            problems.append("missing index file idx/test_id.txt")
             return []
         lines = path.read_text().splitlines()
         try:

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from vireid.data.errors import DatasetLayoutError
+from vireid.data.index_file import read_index_file
 from vireid.data.sample import INFRARED, VISIBLE, Sample
 
 __all__ = ["RegDB"]
@@ -86,37 +87,15 @@ class RegDB:
         self.test_thermal = [s for s, _ in lists["test", "thermal"]]
 
     def _read(self, name: str, problems: list[str]) -> list[tuple[Sample, int]]:
-        path = self.root / "idx" / name
-        if not path.is_file():
-            problems.append(f"missing index file idx/{name}")
-            return []
         out = []
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            where = f"idx/{name}:{number}"
-            if len(parts) != 2:
-                problems.append(f"{where}: expected '<path> <label>', got {line!r}")
-                continue
-            rel, label_text = parts
-            rel_path = Path(rel)
-            kind = rel_path.parts[0] if rel_path.parts else ""
-            if kind not in _MODALITY or len(rel_path.parts) < 3:
-                problems.append(f"{where}: path must be Visible/<pid>/<file> or Thermal/..., "
-                                f"got {rel!r}")  # fmt: skip
-                continue
-            try:
-                label, pid = int(label_text), int(rel_path.parts[-2])
-            except ValueError:
-                problems.append(f"{where}: label and identity folder must be integers: {line!r}")
-                continue
-            full = self.root / rel_path
-            if not full.is_file():
-                problems.append(f"{where}: image {rel} is missing")
+        for e in read_index_file(self.root, name, problems):
+            kind = e.rel.parts[0]
+            if kind not in _MODALITY or len(e.rel.parts) < 3:
+                problems.append(f"{e.where}: path must be Visible/<pid>/<file> or Thermal/..., "
+                                f"got {str(e.rel)!r}")  # fmt: skip
                 continue
             modality, cam = _MODALITY[kind]
-            out.append((Sample(full, pid, cam, modality), label))
+            out.append((Sample(self.root / e.rel, e.pid, cam, modality), e.label))
         return out
 
     def _check_labels(
