@@ -1,9 +1,49 @@
 """Modality augmentations for visible-infrared re-identification.
 
-Planned (issue: modality augmentations): MCJA's weighted grayscale, cross-channel cutmix, spectrum
-jitter and channel selection; CAJ's channel exchange, adaptive gray and channel random erasing, as
-functional ops with explicit parameters beside modules that sample them per image, on PIL images
-and batched tensors alike.
+Three layers (see the "Modality augmentations" docs page):
+
+* `vireid.augment.functional` — deterministic ops with explicit, per-sample parameters on
+  ``(..., 3, H, W)`` float or uint8 tensors;
+* the modules below — per-sample random parameters from an optional `torch.Generator`, on PIL
+  images, ``(3, H, W)`` tensors or ``(B, 3, H, W)`` batches, with ``return_params`` and
+  ``replay`` for exact reapplication;
+* `vireid.augment.presets` — the MCJA, CAJ and AGW pipelines per image, and `BatchAugment`,
+  the same recipes on a uint8 batch already on the device.
 """
 
-__all__: list[str] = []
+from vireid.augment import functional, presets
+from vireid.augment.presets import BatchAugment
+from vireid.augment.transforms import (
+    VIMC,
+    ChannelAdaptiveGray,
+    ChannelCutMix,
+    ChannelExchange,
+    ChannelRandomErasing,
+    ChannelSelect,
+    HueJitter,
+    ModalityAware,
+    RandomChoice,
+    RandomErasing,
+    SpectrumJitter,
+    TransformParams,
+    WeightedGrayscale,
+)
+
+__all__ = [
+    "VIMC",
+    "BatchAugment",
+    "ChannelAdaptiveGray",
+    "ChannelCutMix",
+    "ChannelExchange",
+    "ChannelRandomErasing",
+    "ChannelSelect",
+    "HueJitter",
+    "ModalityAware",
+    "RandomChoice",
+    "RandomErasing",
+    "SpectrumJitter",
+    "TransformParams",
+    "WeightedGrayscale",
+    "functional",
+    "presets",
+]
