@@ -66,38 +66,33 @@ def check_image(img: torch.Tensor, name: str = "img", channels: tuple[int, ...] 
         raise TypeError(f"{name} must be floating point or uint8, got dtype {img.dtype}")
 
 
+def check_batch_shape(shape: Sequence[int], img: torch.Tensor, name: str) -> None:
+    """Raise unless a per-sample parameter shape broadcasts against ``img``'s batch dimensions."""
+    batch = img.shape[:-3]
+    if len(shape) > len(batch):
+        raise ValueError(
+            f"{name} of shape {tuple(shape)} has more dimensions than the image's batch "
+            f"dimensions {tuple(batch)}"
+        )
+    try:
+        torch.broadcast_shapes(tuple(shape), batch)
+    except RuntimeError as err:
+        raise ValueError(
+            f"{name} of shape {tuple(shape)} does not broadcast against the image's batch "
+            f"dimensions {tuple(batch)}"
+        ) from err
+
+
 def _param(value: Param, img: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """A parameter as a tensor shaped (..., 1, 1, 1) against the image's batch dimensions."""
     t = torch.as_tensor(value, dtype=dtype, device=img.device)
-    batch = img.shape[:-3]
-    if t.dim() > len(batch):
-        raise ValueError(
-            f"a per-sample parameter of shape {tuple(t.shape)} has more dimensions than the "
-            f"image's batch dimensions {tuple(batch)}"
-        )
-    try:
-        torch.broadcast_shapes(t.shape, batch)
-    except RuntimeError as err:
-        raise ValueError(
-            f"a per-sample parameter of shape {tuple(t.shape)} does not broadcast against the "
-            f"image's batch dimensions {tuple(batch)}"
-        ) from err
+    check_batch_shape(t.shape, img, "a per-sample parameter")
     return t.reshape(*t.shape, 1, 1, 1)
 
 
 def _per_channel(value: torch.Tensor, img: torch.Tensor, name: str) -> torch.Tensor:
     """Per-channel values ``(..., C)`` as a tensor shaped (..., C, 1, 1) against the image."""
-    batch = img.shape[:-3]
-    leading = value.shape[:-1]
-    try:
-        if len(leading) > len(batch):
-            raise RuntimeError
-        torch.broadcast_shapes(leading, batch)
-    except RuntimeError as err:
-        raise ValueError(
-            f"{name} of shape {tuple(value.shape)} does not broadcast against the image's batch "
-            f"dimensions {tuple(batch)} (expected (..., {img.shape[-3]}))"
-        ) from err
+    check_batch_shape(value.shape[:-1], img, f"{name} (expected (..., {img.shape[-3]}))")
     return value.reshape(*value.shape, 1, 1)
 
 

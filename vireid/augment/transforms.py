@@ -558,15 +558,7 @@ def adjust_hue(img: torch.Tensor, factor: float | torch.Tensor) -> torch.Tensor:
         factor, dtype=torch.float32 if img.dtype == torch.uint8 else img.dtype, device=img.device
     )
     batch = img.shape[:-3]
-    try:
-        if shift.dim() > len(batch):
-            raise RuntimeError
-        torch.broadcast_shapes(shift.shape, batch)
-    except RuntimeError as err:
-        raise ValueError(
-            f"factor of shape {tuple(shift.shape)} does not broadcast against the image's batch "
-            f"dimensions {tuple(batch)}"
-        ) from err
+    F.check_batch_shape(shift.shape, img, "factor")
     if img.device.type != "cpu" or img.dim() < 4 or img.requires_grad:
         return _hue_block(img, shift)
     # On a CPU, blocks of a few images keep the dozen temporaries in cache (and out of fresh,
