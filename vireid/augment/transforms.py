@@ -580,7 +580,9 @@ def _hue_block(img: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     x = img.float() if img.dtype == torch.uint8 else img
     # RGB -> hue in sextants h6 ∈ [0, 6) (Pillow's / torchvision's tie-breaking: R, then G).
     r, g, b = x.unbind(dim=-3)
-    maxc, minc = torch.aminmax(x, dim=-3)
+    # Element-wise max/min of the three planes: much faster than a reduction over dim -3.
+    maxc = torch.maximum(torch.maximum(r, g), b)
+    minc = torch.minimum(torch.minimum(r, g), b)
     chroma = maxc - minc  # = S·V; S and V are unchanged by a hue shift
     safe = torch.where(chroma == 0, torch.ones_like(chroma), chroma)
     h6 = torch.where(
@@ -594,9 +596,11 @@ def _hue_block(img: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     k = (h6.unsqueeze(-3) + (offset + 6.0 * shift.reshape(*shift.shape, 1, 1, 1))).remainder(6.0)
     if img.dtype == torch.uint8:  # no autograd here: in-place on temporaries
         ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
-        out = ramp.mul_(chroma.unsqueeze(-3)).neg_().add_(maxc.unsqueeze(-3))
-        # torchvision's float -> uint8: × (255 + 1 − 1e-3) on the [0, 1] scale, truncated
-        return out.mul_((256.0 - 1e-3) / 255.0).clamp_(0, 255).to(torch.uint8)
+        # torchvision's float -> uint8 is × (255 + 1 − 1e-3) on the [0, 1] scale, truncated;
+        # the factor is folded into the single-plane V and C to save a pass over 3 planes.
+        scale = (256.0 - 1e-3) / 255.0
+        out = ramp.mul_((chroma * -scale).unsqueeze(-3)).add_((maxc * scale).unsqueeze(-3))
+        return out.clamp_(0, 255).to(torch.uint8)
     ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
     return (maxc.unsqueeze(-3) - chroma.unsqueeze(-3) * ramp).to(img.dtype)
 
