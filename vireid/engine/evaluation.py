@@ -86,6 +86,19 @@ def _pool_index(
     return _extract(source, pool, batch_size), row
 
 
+def _distances(
+    feats: torch.Tensor,
+    row: dict[Path, int],
+    query: Sequence[Sample],
+    gallery: Sequence[Sample],
+    distance: DistanceMetric,
+) -> torch.Tensor:
+    """Query × gallery distances from the pooled features, accumulated in float64."""
+    q = feats[[row[s.path] for s in query]]
+    g = feats[[row[s.path] for s in gallery]]
+    return pairwise_distance(q, g, distance, dtype=torch.float64)
+
+
 def _ids_cams(samples: Sequence[Sample]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor([s.pid for s in samples]), torch.tensor([s.cam for s in samples])
 
@@ -129,12 +142,10 @@ def evaluate_sysu(
     query = dataset.query()
     galleries = [dataset.gallery(mode, shots, t, sampler) for t in trials]
     feats, row = _pool_index(features, [query, *galleries], batch_size)
-    q_feat = feats[[row[s.path] for s in query]]
     q_ids, q_cams = _ids_cams(query)
     results = []
     for gallery in galleries:
-        g_feat = feats[[row[s.path] for s in gallery]]
-        dist = pairwise_distance(q_feat, g_feat, distance, dtype=torch.float64)
+        dist = _distances(feats, row, query, gallery, distance)
         g_ids, g_cams = _ids_cams(gallery)
         results.append(sysu_metrics(dist, q_ids, g_ids, q_cams, g_cams, max_rank=max_rank))
     return ProtocolResult(
@@ -195,9 +206,7 @@ def evaluate_regdb(
         if direction == "t2v":
             query, gallery = gallery, query
         feats, row = _pool_index(source, [query, gallery], batch_size)
-        dist = pairwise_distance(feats[[row[s.path] for s in query]],
-                                 feats[[row[s.path] for s in gallery]],
-                                 distance, dtype=torch.float64)  # fmt: skip
+        dist = _distances(feats, row, query, gallery, distance)
         results.append(regdb_metrics(dist, [s.pid for s in query], [s.pid for s in gallery],
                                      max_rank=max_rank, dedup_cmc=cmc == "dedup"))  # fmt: skip
     return ProtocolResult(
@@ -254,9 +263,7 @@ def evaluate_llcm(
     feats, row = _pool_index(features, [s for pair in sets for s in pair], batch_size)
     results = []
     for query, gallery in sets:
-        dist = pairwise_distance(feats[[row[s.path] for s in query]],
-                                 feats[[row[s.path] for s in gallery]],
-                                 distance, dtype=torch.float64)  # fmt: skip
+        dist = _distances(feats, row, query, gallery, distance)
         q_ids, q_cams = _ids_cams(query)
         g_ids, g_cams = _ids_cams(gallery)
         if protocol == "full":
