@@ -130,3 +130,16 @@ def test_per_image_presets_on_pil():
         presets.mcja_test((32, 16), "avg")
     with pytest.raises(ValueError, match="size"):
         presets.test((32,))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("recipe", ["mcja", "caj", "agw"])
+def test_batch_augment_cuda_matches_cpu_with_a_cpu_generator(recipe):
+    x = _batch(n=8)
+    modality = torch.tensor([0, 1] * 4)
+    cpu = BatchAugment(recipe, (24, 12), generator=torch.Generator().manual_seed(4))(x, modality)
+    gpu = BatchAugment(recipe, (24, 12), generator=torch.Generator().manual_seed(4))(
+        x.cuda(), modality.cuda()
+    )
+    torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-4, rtol=1e-4)

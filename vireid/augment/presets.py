@@ -195,7 +195,13 @@ class BatchAugment(torch.nn.Module):
         self.adaptive_gray = ChannelAdaptiveGray(p=0.6 if plus else 0.5, generator=generator)
 
     def _rand(self, n: int, device: torch.device) -> torch.Tensor:
-        return torch.rand(n, device=device, generator=self.generator)
+        # Draw where the generator lives (a CPU generator also serves CUDA batches), then move.
+        where = self.generator.device if self.generator is not None else device
+        return torch.rand(n, device=where, generator=self.generator).to(device)
+
+    def _randint(self, high: int, n: int, device: torch.device) -> torch.Tensor:
+        where = self.generator.device if self.generator is not None else device
+        return torch.randint(0, high, (n,), device=where, generator=self.generator).to(device)
 
     def forward(
         self, batch: torch.Tensor, modality: torch.Tensor, *, out: torch.Tensor | None = None
@@ -236,8 +242,8 @@ class BatchAugment(torch.nn.Module):
             elif rows.numel():
                 x = x.index_copy(0, rows, self.vimc(x.index_select(0, rows)))
         # Every draw for the whole batch up front, so the chunking below changes nothing.
-        top = torch.randint(0, 21, (n,), device=device, generator=self.generator)
-        left = torch.randint(0, 21, (n,), device=device, generator=self.generator)
+        top = self._randint(21, n, device)
+        left = self._randint(21, n, device)
         flip = self._rand(n, device) < 0.5
         gray = self._rand(n, device) < 0.1  # CAJ+ weak view only
         erase = None
