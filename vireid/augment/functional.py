@@ -143,9 +143,11 @@ def _box_masks(img: torch.Tensor, box: Box, check: bool) -> torch.Tensor:
     return (rows >= top) & (rows < top + height) & (cols >= left) & (cols < left + width)
 
 
-def _channel_index(value: Param, img: torch.Tensor, high: int, name: str) -> torch.Tensor:
+def _channel_index(
+    value: Param, img: torch.Tensor, high: int, name: str, check: bool = True
+) -> torch.Tensor:
     t = _param(value, img, torch.int64)
-    if not bool(((t >= 0) & (t <= high)).all()):
+    if check and not bool(((t >= 0) & (t <= high)).all()):
         raise ValueError(f"{name} must be in 0..{high}, got {value!r}")
     return t
 
@@ -205,17 +207,16 @@ def channel_cutmix(
         Tensor like ``img`` with three identical channels.
     """
     check_image(img)
-    if check:
-        b = _channel_index(background, img, 2, "background")
-        f = _channel_index(foreground, img, 2, "foreground")
-    else:
-        b, f = _param(background, img, torch.int64), _param(foreground, img, torch.int64)
+    b = _channel_index(background, img, 2, "background", check)
+    f = _channel_index(foreground, img, 2, "foreground", check)
     mask = _box_masks(img, box, check)
     out = torch.where(mask, _channel(img, f), _channel(img, b))
     return _three(out)
 
 
-def spectrum_jitter(img: torch.Tensor, channel: Param, alpha: Param) -> torch.Tensor:
+def spectrum_jitter(
+    img: torch.Tensor, channel: Param, alpha: Param, *, check: bool = True
+) -> torch.Tensor:
     """Spectrum jitter (MCJA VIMC, SJ): ``D + α·(I − D)`` with ``D`` one channel copied thrice.
 
     ``α = 0`` gives the pure channel, ``α = 1`` the original image, ``α > 1`` extrapolates away
@@ -226,12 +227,14 @@ def spectrum_jitter(img: torch.Tensor, channel: Param, alpha: Param) -> torch.Te
         img: ``(..., 3, H, W)`` float or uint8 image(s).
         channel: Channel index 0..2 (scalar or per sample).
         alpha: Blend factor (scalar or per sample).
+        check: Validate ``channel`` (a host synchronisation); pass ``False`` in hot loops whose
+            parameters are valid by construction.
 
     Returns:
         Tensor like ``img``.
     """
     check_image(img)
-    c = _channel_index(channel, img, 2, "channel")
+    c = _channel_index(channel, img, 2, "channel", check)
     x = _work(img)
     a = _param(alpha, img, x.dtype)
     d = _channel(x, c)
@@ -271,7 +274,7 @@ def channel_select(img: torch.Tensor, mode: str) -> torch.Tensor:
 # --- CAJ ----------------------------------------------------------------------------------------
 
 
-def channel_exchange(img: torch.Tensor, channel: Param) -> torch.Tensor:
+def channel_exchange(img: torch.Tensor, channel: Param, *, check: bool = True) -> torch.Tensor:
     """Channel exchange / replication (CAJ): copy channel ``c`` into all three, or grey.
 
     ``channel`` 0, 1, 2 replicates R, G or B; 3 gives grey ``0.2989·R + 0.5870·G + 0.1140·B``.
@@ -281,12 +284,13 @@ def channel_exchange(img: torch.Tensor, channel: Param) -> torch.Tensor:
     Args:
         img: ``(..., 3, H, W)`` float or uint8 image(s).
         channel: 0..3 (scalar or per sample).
+        check: Validate ``channel`` (a host synchronisation).
 
     Returns:
         Tensor like ``img`` with three identical channels.
     """
     check_image(img)
-    c = _channel_index(channel, img, 3, "channel")
+    c = _channel_index(channel, img, 3, "channel", check)
     x = _work(img)
     gray_w = torch.tensor(GRAY_WEIGHTS, dtype=x.dtype, device=img.device).view(3, 1, 1)
     gray = (x * gray_w).sum(-3, keepdim=True)

@@ -941,7 +941,7 @@ class SpectrumJitter(_ParamTransform):
         return SpectrumJitterParams(apply, channel, alpha)
 
     def _op(self, x: torch.Tensor, params: SpectrumJitterParams, check: bool) -> torch.Tensor:
-        return F.spectrum_jitter(x, params.channel, params.alpha)
+        return F.spectrum_jitter(x, params.channel, params.alpha, check=check)
 
 
 class ChannelSelect(_ParamTransform):
@@ -994,7 +994,7 @@ class ChannelSelect(_ParamTransform):
                 raise ValueError(f"params.channel is required for mode {self.mode!r}, got None")
             if check and not bool(((channel >= 0) & (channel <= 2)).all()):
                 raise ValueError(f"params.channel must be in 0..2, got {channel!r}")
-            return F.channel_exchange(x, channel)
+            return F.channel_exchange(x, channel, check=False)  # validated just above
         return F.channel_select(x, self.mode)
 
 
@@ -1037,7 +1037,7 @@ class ChannelExchange(_ParamTransform):
         return ChannelExchangeParams(torch.ones_like(channel, dtype=torch.bool), channel)
 
     def _op(self, x: torch.Tensor, params: ChannelExchangeParams, check: bool) -> torch.Tensor:
-        return F.channel_exchange(x, params.channel)
+        return F.channel_exchange(x, params.channel, check=check)
 
 
 class ChannelAdaptiveGray(_ParamTransform):
@@ -1076,7 +1076,7 @@ class ChannelAdaptiveGray(_ParamTransform):
         return ChannelAdaptiveGrayParams((channel < 3) | gray, channel)
 
     def _op(self, x: torch.Tensor, params: ChannelAdaptiveGrayParams, check: bool) -> torch.Tensor:
-        return F.channel_exchange(x, params.channel)
+        return F.channel_exchange(x, params.channel, check=check)
 
 
 class _Erasing(_ParamTransform):

@@ -6,6 +6,7 @@ at the boundary instead of deep inside a tensor kernel.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -45,11 +46,14 @@ def as_distance_matrix(dist: torch.Tensor | np.ndarray) -> torch.Tensor:
     return dist
 
 
-def check_finite(dist: torch.Tensor) -> None:
-    """Raise ``ValueError`` naming the count and first position of NaN/inf distances."""
-    lo, hi = torch.aminmax(dist)
-    if bool(torch.isfinite(lo)) and bool(torch.isfinite(hi)):
-        return
+def check_finite(dist: torch.Tensor) -> tuple[float, float]:
+    """Smallest and largest distance of ``dist``.
+
+    Raises ``ValueError`` naming the count and first position of NaN/inf entries if any.
+    """
+    lo, hi = (float(v) for v in torch.aminmax(dist))
+    if math.isfinite(lo) and math.isfinite(hi):
+        return lo, hi
     # Error path only: scan in row blocks so a huge matrix needs no full-size mask.
     rows = max(1, (1 << 22) // dist.shape[1])
     count, first = 0, None

@@ -359,9 +359,7 @@ def rank_metrics(
         chunk_size = check_positive_int(chunk_size, "chunk_size")
     if not isinstance(dedup_cmc, bool):
         raise TypeError(f"dedup_cmc must be a bool, got {dedup_cmc!r}")
-    check_finite(d)
-
-    lo, hi = (float(v) for v in torch.aminmax(d))
+    lo, hi = check_finite(d)
     # Bins are computed in float32 unless the values would overflow it (order is all that
     # matters for binning; exact comparisons always use the original values).
     magnitude = max(abs(lo), abs(hi))
