@@ -1,7 +1,35 @@
 """Network layers for visible-infrared re-identification.
 
-Planned: gradient reversal with modality confuser/discriminator heads, the IN-guided information
-purifier, the modality distribution adapter, GeM pooling and the BN neck.
+* :class:`GradientReversal` / :func:`grad_reverse` / :func:`dann_alpha` — gradient reversal
+  with an optional DANN schedule (IDKL's modality confuser).
+* :class:`ModalityClassifier` — IDKL's modality discriminator / confuser MLP.
+* :class:`InformationPurifier` — IDKL's IN-guided information purifier (:class:`PurifierOutput`).
+* :class:`ModalityDistributionAdapter` — MCJA's residual modality distribution adapter.
+* :class:`GeM` / :func:`gem` — generalised-mean pooling (p = 3 in IDKL, MCJA and AGW).
+* :class:`BNNeck` — the BN neck with a frozen bias (:class:`NeckOutput`).
+
+Every block is a plain ``nn.Module`` (no TorchScript), keeps the input's device and dtype, and
+checks its input at the boundary. The guide ``docs/nn.md`` shows where each block sits in MCJA,
+IDKL and EMIF.
 """
 
-__all__: list[str] = []
+from vireid.nn.gradient_reversal import GradientReversal, dann_alpha, grad_reverse
+from vireid.nn.mda import ModalityDistributionAdapter
+from vireid.nn.modality_classifier import ModalityClassifier
+from vireid.nn.neck import BNNeck, NeckOutput
+from vireid.nn.pooling import GeM, gem
+from vireid.nn.purifier import InformationPurifier, PurifierOutput
+
+__all__ = [
+    "BNNeck",
+    "GeM",
+    "GradientReversal",
+    "InformationPurifier",
+    "ModalityClassifier",
+    "ModalityDistributionAdapter",
+    "NeckOutput",
+    "PurifierOutput",
+    "dann_alpha",
+    "gem",
+    "grad_reverse",
+]
