@@ -1,0 +1,449 @@
+"""torchvision ResNets as re-identification backbones with named stages and insertion points.
+
+Spec: ``idkl.md`` §2.1 (dual-stream split, last stride 1), ``mcja.md`` §2.3 and §3.1–3.2 (MDA
+placement, last stride 2) and ``channel_aug_and_distribution.md`` §B.2 (AGW modality-specific
+stems, modality-specific layer4 branches).
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models import ResNet18_Weights, ResNet34_Weights, ResNet50_Weights, WeightsEnum
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+__all__ = ["STAGES", "ResNet", "resnet18", "resnet34", "resnet50"]
+
+STAGES: tuple[str, ...] = ("stem", "layer1", "layer2", "layer3", "layer4")
+"""Stage names in forward order: ``stem`` (conv1, bn1, relu, maxpool), then the four layers."""
+
+Pretrained = bool | None | str | os.PathLike | WeightsEnum
+
+_ARCHS: dict[str, tuple[type[nn.Module], tuple[int, ...], type[WeightsEnum]]] = {
+    "resnet18": (BasicBlock, (2, 2, 2, 2), ResNet18_Weights),
+    "resnet34": (BasicBlock, (3, 4, 6, 3), ResNet34_Weights),
+    "resnet50": (Bottleneck, (3, 4, 6, 3), ResNet50_Weights),
+}
+
+
+class ResNet(nn.Module):
+    """A torchvision ResNet without its classifier, organised in named stages.
+
+    ::
+
+        stem ─► layer1 ─► layer2 ─► layer3 ─► layer4          (STAGES)
+        3→64    64→256    256→512   512→1024  1024→2048       (ResNet-50 channels)
+        /4      /1        /2        /2        /last_stride    (spatial stride per stage)
+
+    Module names and state dict keys are torchvision's (``conv1.weight``, ``layer3.2.bn1.bias``,
+    …) minus ``fc``, so ImageNet checkpoints load by name and checkpoints stay portable. Two
+    hooks serve the VI-ReID assemblies:
+
+    * **Slicing** — :meth:`slice` returns the stages ``start..end`` as a ResNet of their own,
+      sharing or (``copy=True``) copying the weights: IDKL's dual stream is
+      ``slice("stem", "layer2")`` + two ``slice("layer3", "layer4", copy=True)``
+      (``idkl.md`` §2.1); AGW's modality-specific stems are two ``slice("stem", "stem",
+      copy=True)`` in front of a shared ``slice("layer1", "layer4")``.
+    * **Insertion** — :meth:`insert_after` / :meth:`insert_after_last` run an extra module after
+      a given residual block (MCJA puts an MDA after the last 2 blocks of ``layer2`` and the
+      last 3 of ``layer3``, ``mcja.md`` §2.3). Inserted modules live under
+      ``inserted.<stage>.<block>`` and leave the backbone's own keys untouched.
+
+    ``last_stride=1`` sets the stride of ``layer4``'s first block (its strided conv and its
+    downsample conv) to 1, doubling the final map (24×12 instead of 12×6 at 384×192), as IDKL
+    and AGW do; MCJA keeps 2.
+
+    Build instances with :func:`resnet18`, :func:`resnet34` or :func:`resnet50`, which also load
+    pretrained weights.
+
+    Args:
+        arch: ``"resnet18"``, ``"resnet34"`` or ``"resnet50"``. Default ``"resnet50"``.
+        last_stride: 1 or 2. Default 2 (torchvision's network unchanged).
+
+    Shape:
+        - Input: ``(B, C_in, H, W)``, ``C_in`` the input channels of the first stage held
+          (3 for the stem); any memory format, float dtype of the weights.
+        - Output: ``(B, C_out, H', W')`` from the last stage held (2048 for a ResNet-50
+          ``layer4``; ``H' = H/32, W' = W/32`` with last stride 2, ``/16`` with 1).
+    """
+
+    def __init__(self, arch: str = "resnet50", last_stride: Literal[1, 2] = 2) -> None:
+        super().__init__()
+        if arch not in _ARCHS:
+            raise ValueError(f"arch must be one of {sorted(_ARCHS)}, got {arch!r}")
+        if isinstance(last_stride, bool) or last_stride not in (1, 2):
+            raise ValueError(f"last_stride must be 1 or 2, got {last_stride!r}")
+        block, layers, _ = _ARCHS[arch]
+        net = torchvision.models.resnet.ResNet(block, list(layers))  # type: ignore[arg-type]
+        self.arch = arch
+        self.last_stride = int(last_stride)
+        self.stage_names: tuple[str, ...] = STAGES
+        expansion = 4 if block is Bottleneck else 1
+        self.stage_channels: dict[str, int] = {"input": 3, "stem": 64}
+        for i, width in enumerate((64, 128, 256, 512), start=1):
+            self.stage_channels[f"layer{i}"] = width * expansion
+        self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
+        self.layer1, self.layer2, self.layer3, self.layer4 = (
+            net.layer1,
+            net.layer2,
+            net.layer3,
+            net.layer4,
+        )
+        if self.last_stride == 1:
+            first = self.layer4[0]
+            # Bottleneck (v1.5) strides its 3×3 conv2, BasicBlock its conv1; both stride the
+            # 1×1 downsample conv.
+            strided = first.conv2 if isinstance(first, Bottleneck) else first.conv1
+            strided.stride = (1, 1)
+            first.downsample[0].stride = (1, 1)
+        self.inserted = nn.ModuleDict()
+
+    # --- structure ---------------------------------------------------------------------------
+
+    @property
+    def in_channels(self) -> int:
+        """Channels expected by the first stage held (3 when the stem is held)."""
+        names = ("input", *STAGES)
+        return self.stage_channels[names[names.index(self.stage_names[0]) - 1]]
+
+    @property
+    def out_channels(self) -> int:
+        """Channels produced by the last stage held (2048 for a ResNet-50 ending in layer4)."""
+        return self.stage_channels[self.stage_names[-1]]
+
+    def stage(self, name: str) -> nn.Module:
+        """The module of one stage, sharing its parameters with this network.
+
+        A residual layer is its ``Sequential`` of blocks; the stem is a new ``Sequential`` of
+        conv1, bn1, relu and maxpool. Inserted modules are not part of it; use :meth:`slice`
+        to keep them.
+        """
+        self._check_stage(name)
+        if name == "stem":
+            return nn.Sequential(self.conv1, self.bn1, self.relu, self.maxpool)
+        return getattr(self, name)
+
+    def _check_stage(self, name: object) -> str:
+        if not isinstance(name, str) or name not in self.stage_names:
+            raise ValueError(f"stage must be one of {list(self.stage_names)}, got {name!r}")
+        return name
+
+    def slice(self, start: str = "stem", end: str = "layer4", copy: bool = False) -> ResNet:
+        """The stages ``start`` to ``end`` (inclusive) as a ResNet of their own.
+
+        The slice keeps torchvision's key names for the stages it holds (``layer3.0.conv1.
+        weight``, …) and the modules inserted into them, so pretrained weights load into it
+        by name (``strict=False`` for the stages it lacks).
+
+        Args:
+            start: First stage held. Default ``"stem"``.
+            end: Last stage held. Default ``"layer4"``.
+            copy: Deep-copy the weights (an independent branch, e.g. IDKL's specific
+                ``layer3``–``layer4``). Default ``False``: the slice shares parameters with
+                this network, and training either trains both.
+
+        Returns:
+            A :class:`ResNet` holding ``STAGES[start..end]``.
+
+        Raises:
+            ValueError: If a stage is not held by this network or ``end`` precedes ``start``.
+        """
+        self._check_stage(start)
+        self._check_stage(end)
+        i, j = self.stage_names.index(start), self.stage_names.index(end)
+        if j < i:
+            raise ValueError(f"end stage {end!r} comes before start stage {start!r}")
+        names = self.stage_names[i : j + 1]
+        part = ResNet.__new__(ResNet)
+        nn.Module.__init__(part)
+        part.arch, part.last_stride = self.arch, self.last_stride
+        part.stage_names = names
+        part.stage_channels = dict(self.stage_channels)
+        for name in names:
+            if name == "stem":
+                part.conv1, part.bn1 = self.conv1, self.bn1
+                part.relu, part.maxpool = self.relu, self.maxpool
+            else:
+                setattr(part, name, getattr(self, name))
+        part.inserted = nn.ModuleDict(
+            {n: nn.ModuleDict(dict(self.inserted[n])) for n in names if n in self.inserted}
+        )
+        part.train(self.training)
+        return _deepcopy(part) if copy else part
+
+    # --- insertion -----------------------------------------------------------------------------
+
+    def insert_after(self, stage: str, block: int, module: nn.Module) -> None:
+        """Run ``module`` on the output of residual block ``block`` of ``stage``.
+
+        Its output feeds the next block (or leaves the stage after the last one). The module is
+        registered as ``inserted.<stage>.<block>`` (``block`` made non-negative), so its state
+        dict keys are ``inserted.layer2.2.<name>``.
+
+        Args:
+            stage: ``"layer1"`` … ``"layer4"`` (the stem has no residual blocks).
+            block: Block index within the stage; negative indices count from the end.
+            module: Any module mapping ``(B, C, H, W)`` to the same shape, ``C =
+                stage_channels[stage]``.
+
+        Raises:
+            TypeError: If ``module`` is not an ``nn.Module`` or ``block`` is not an int.
+            ValueError: If the stage or block does not exist or already has a module.
+        """
+        self._check_stage(stage)
+        if stage == "stem":
+            raise ValueError("stage must be a residual layer ('layer1'..'layer4'), got 'stem'")
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
+        if isinstance(block, bool) or not isinstance(block, numbers.Integral):
+            raise TypeError(f"block must be an int, got {type(block).__name__}")
+        depth = len(getattr(self, stage))
+        if not -depth <= block < depth:
+            raise ValueError(f"block must lie in [{-depth}, {depth}) for {stage}, got {block}")
+        key = str(block % depth)
+        if stage not in self.inserted:
+            self.inserted[stage] = nn.ModuleDict()
+        if key in self.inserted[stage]:
+            raise ValueError(f"block {key} of {stage} already has an inserted module")
+        self.inserted[stage][key] = module
+
+    def insert_after_last(
+        self, stage: str, count: int, factory: Callable[[int], nn.Module]
+    ) -> list[nn.Module]:
+        """Insert ``factory(channels)`` after each of the last ``count`` blocks of ``stage``.
+
+        MCJA's layout (``mcja.md`` §2.3)::
+
+            mda = lambda c: ModalityDistributionAdapter(c, num_masks=2)
+            backbone.insert_after_last("layer2", 2, mda)  # after layer2.2 and layer2.3
+            backbone.insert_after_last("layer3", 3, mda)  # after layer3.3, .4 and .5
+
+        Args:
+            stage: ``"layer1"`` … ``"layer4"``.
+            count: Number of trailing blocks, ``1 ≤ count ≤`` the stage depth.
+            factory: Called once per block with the stage's channel count; each call must
+                return a new module (no sharing between positions).
+
+        Returns:
+            The inserted modules, in block order.
+
+        Raises:
+            TypeError: If ``count`` is not an int or ``factory`` is not callable.
+            ValueError: If ``count`` is out of range (or see :meth:`insert_after`).
+        """
+        self._check_stage(stage)
+        if stage == "stem":
+            raise ValueError("stage must be a residual layer ('layer1'..'layer4'), got 'stem'")
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral):
+            raise TypeError(f"count must be an int, got {type(count).__name__}")
+        if not callable(factory):
+            raise TypeError(f"factory must be callable, got {type(factory).__name__}")
+        depth = len(getattr(self, stage))
+        if not 1 <= count <= depth:
+            raise ValueError(f"count must lie in [1, {depth}] for {stage}, got {count}")
+        modules = []
+        for block in range(depth - count, depth):
+            module = factory(self.stage_channels[stage])
+            if any(module is m for m in modules):
+                raise ValueError("factory must return a new module on every call")
+            self.insert_after(stage, block, module)
+            modules.append(module)
+        return modules
+
+    def named_insertions(self) -> Iterator[tuple[str, int, nn.Module]]:
+        """Yield ``(stage, block, module)`` for every inserted module, in forward order."""
+        for stage in self.stage_names:
+            if stage in self.inserted:
+                for key in sorted(self.inserted[stage], key=int):
+                    yield stage, int(key), self.inserted[stage][key]
+
+    # --- forward -------------------------------------------------------------------------------
+
+    def _run(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        if name == "stem":
+            return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        layer = getattr(self, name)
+        if name not in self.inserted:
+            return layer(x)
+        extra = self.inserted[name]
+        for i, block in enumerate(layer):
+            x = block(x)
+            if str(i) in extra:
+                x = extra[str(i)](x)
+        return x
+
+    def _check_input(self, x: object) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"x must have shape (B, {self.in_channels}, H, W) for a network starting at "
+                f"{self.stage_names[0]!r}, got {tuple(x.shape)}"
+            )
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run every stage held (and the inserted modules) on ``x``; returns the last map."""
+        x = self._check_input(x)
+        for name in self.stage_names:
+            x = self._run(name, x)
+        return x
+
+    def forward_stages(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Like :meth:`forward`, but return every stage's output, keyed by stage name."""
+        x = self._check_input(x)
+        outputs = {}
+        for name in self.stage_names:
+            x = outputs[name] = self._run(name, x)
+        return outputs
+
+    def extra_repr(self) -> str:
+        """Settings shown in ``repr(module)``."""
+        return f"arch={self.arch!r}, last_stride={self.last_stride}, stages={self.stage_names}"
+
+
+def _deepcopy(module: ResNet) -> ResNet:
+    return copy.deepcopy(module)
+
+
+# --- pretrained weights ------------------------------------------------------------------------
+
+
+def _read_state_dict(
+    arch: str, pretrained: Pretrained, progress: bool
+) -> Mapping[str, torch.Tensor] | None:
+    weights_cls = _ARCHS[arch][2]
+    if pretrained is None or pretrained is False:
+        return None
+    if pretrained is True:
+        # The original torchvision release, the weights IDKL, MCJA and AGW start from.
+        pretrained = weights_cls.IMAGENET1K_V1
+    if isinstance(pretrained, WeightsEnum):
+        if not isinstance(pretrained, weights_cls):
+            raise ValueError(
+                f"pretrained must be a {weights_cls.__name__} member for {arch}, "
+                f"got {type(pretrained).__name__}.{pretrained.name}"
+            )
+        try:
+            return pretrained.get_state_dict(progress=progress, check_hash=True)
+        except Exception as err:
+            raise RuntimeError(
+                f"could not load torchvision weights {weights_cls.__name__}."
+                f"{pretrained.name} from {pretrained.url} ({type(err).__name__}: {err}). "
+                "When offline, download that file elsewhere and pass its local path, e.g. "
+                f"{arch}(pretrained='/path/to/{pretrained.url.rsplit('/', 1)[-1]}')"
+            ) from err
+    if isinstance(pretrained, (str, os.PathLike)):
+        path = Path(pretrained).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"pretrained weights file {str(path)!r} does not exist; pass a local state dict "
+                f"path, or a {weights_cls.__name__} member to use torchvision's download"
+            )
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise RuntimeError(
+                f"could not read pretrained weights from {str(path)!r} "
+                f"({type(err).__name__}: {err})"
+            ) from err
+        if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
+            state = state["state_dict"]
+        if not isinstance(state, Mapping):
+            raise RuntimeError(
+                f"{str(path)!r} must hold a state dict (a mapping of names to tensors), "
+                f"got {type(state).__name__}"
+            )
+        return state
+    raise TypeError(
+        "pretrained must be False/None, True, a path to a state dict or a "
+        f"{weights_cls.__name__} member, got {type(pretrained).__name__}"
+    )
+
+
+def _build(arch: str, pretrained: Pretrained, last_stride: Literal[1, 2], progress: bool) -> ResNet:
+    state = _read_state_dict(arch, pretrained, progress)
+    model = ResNet(arch, last_stride=last_stride)
+    if state is not None:
+        # torchvision's ImageNet classifier has no counterpart here.
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise RuntimeError(f"pretrained weights do not fit a {arch} backbone: {err}") from err
+    return model
+
+
+def resnet18(
+    pretrained: Pretrained = False, last_stride: Literal[1, 2] = 2, progress: bool = True
+) -> ResNet:
+    """ResNet-18 backbone (512-d output); small enough for CPU demos and tests.
+
+    Args:
+        pretrained: ``False``/``None`` (default, random init), ``True`` (torchvision's
+            ``IMAGENET1K_V1``), a :class:`~torchvision.models.ResNet18_Weights` member, or a
+            path to a local state dict (torchvision layout; ``fc.*`` entries are ignored).
+        last_stride: Stride of ``layer4``: 2 (default) or 1.
+        progress: Show torchvision's download progress bar.
+
+    Returns:
+        A :class:`ResNet` with all five stages.
+
+    Raises:
+        FileNotFoundError: If a path is given that does not exist.
+        RuntimeError: If a download fails (e.g. offline) or the weights do not fit.
+    """
+    return _build("resnet18", pretrained, last_stride, progress)
+
+
+def resnet34(
+    pretrained: Pretrained = False, last_stride: Literal[1, 2] = 2, progress: bool = True
+) -> ResNet:
+    """ResNet-34 backbone (512-d output); arguments as :func:`resnet18`.
+
+    Raises:
+        FileNotFoundError: If a path is given that does not exist.
+        RuntimeError: If a download fails (e.g. offline) or the weights do not fit.
+    """
+    return _build("resnet34", pretrained, last_stride, progress)
+
+
+def resnet50(
+    pretrained: Pretrained = False, last_stride: Literal[1, 2] = 2, progress: bool = True
+) -> ResNet:
+    """ResNet-50 backbone (2048-d output), the backbone of IDKL, MCJA, AGW and EMIF.
+
+    Pretrained weights are opt-in and never fetched at import time. ``True`` means torchvision's
+    original release ``IMAGENET1K_V1`` (``resnet50-19c8e357``), the one the reference codes
+    load (``idkl.md`` §2.1, ``mcja.md`` §3.1); ``IMAGENET1K_V2`` is a different, later recipe.
+    Offline, pass the path of that file (or of any state dict in torchvision's layout)::
+
+        backbone = resnet50(pretrained="~/weights/resnet50-19c8e357.pth", last_stride=1)
+
+    A failed download raises :class:`RuntimeError` naming the URL and the local-path
+    alternative; the network is never silently left at random initialisation.
+
+    Args:
+        pretrained: ``False``/``None`` (default), ``True``, a
+            :class:`~torchvision.models.ResNet50_Weights` member, or a local path.
+        last_stride: Stride of ``layer4``: 2 (default, MCJA) or 1 (IDKL, AGW).
+        progress: Show torchvision's download progress bar.
+
+    Returns:
+        A :class:`ResNet` with all five stages.
+
+    Raises:
+        FileNotFoundError: If a path is given that does not exist.
+        RuntimeError: If a download fails (e.g. offline) or the weights do not fit.
+    """
+    return _build("resnet50", pretrained, last_stride, progress)
