@@ -1,9 +1,11 @@
 """Small numeric kernels shared by metrics and losses.
 
-Now: `pairwise_distance`. Planned: exact differentiable soft rank / soft sort in pure
-PyTorch (torchsort used when installed).
+- :func:`pairwise_distance`: cosine / Euclidean / squared Euclidean / negative dot distances.
+- :func:`soft_rank`, :func:`soft_sort`: exact differentiable soft rank and sort (Blondel et al.,
+  ICML 2020) in pure PyTorch, the same definition as torchsort (used when installed).
 """
 
 from vireid.ops.distance import DISTANCE_METRICS, pairwise_distance
+from vireid.ops.soft_rank import soft_rank, soft_sort
 
-__all__ = ["DISTANCE_METRICS", "pairwise_distance"]
+__all__ = ["DISTANCE_METRICS", "pairwise_distance", "soft_rank", "soft_sort"]
