@@ -166,7 +166,7 @@ def test_errors():
         soft_sort(torch.zeros(2, 3, 4))
     with pytest.raises(TypeError, match="floating-point"):
         soft_rank(torch.zeros(2, 3, dtype=torch.long))
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match=r"torch\.Tensor"):
         soft_rank(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="regularization must be 'l2' or 'kl'"):
         soft_rank(torch.zeros(2, 3), regularization="l1")

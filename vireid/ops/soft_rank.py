@@ -83,9 +83,7 @@ def soft_rank(
     x, strength = _check(values, regularization, regularization_strength, backend)
     ts = _resolve_backend(backend, x)
     if ts is not None:
-        return ts.soft_rank(
-            values, regularization=regularization, regularization_strength=strength
-        )
+        return ts.soft_rank(values, regularization=regularization, regularization_strength=strength)
     if x.numel() == 0:
         return values.clone()
     theta = x / strength
@@ -136,9 +134,7 @@ def soft_sort(
     x, strength = _check(values, regularization, regularization_strength, backend)
     ts = _resolve_backend(backend, x)
     if ts is not None:
-        return ts.soft_sort(
-            values, regularization=regularization, regularization_strength=strength
-        )
+        return ts.soft_sort(values, regularization=regularization, regularization_strength=strength)
     if x.numel() == 0:
         return values.clone()
     n = x.shape[1]
