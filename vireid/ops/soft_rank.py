@@ -92,7 +92,10 @@ def soft_rank(
     w = torch.arange(n, 0, -1, device=x.device, dtype=x.dtype)
     if regularization == "l2":
         block = _pav_blocks(s.detach() - w, None)
-        ranks_sorted = s - _block_mean(s - w, block)
+        # s − mean_B(s − w), with mean_B(w) = n − start_B − (size_B − 1)/2 written exactly:
+        # summing the large integer ranks in float32 would cost ~1e-4 of precision at n = 1000.
+        start, size = _block_extent(block, x.dtype)
+        ranks_sorted = (s - _block_mean(s, block)) + (n - start - (size - 1) / 2)
     else:
         logw = torch.log(w)
         block = _pav_blocks(s.detach(), logw)
@@ -143,7 +146,12 @@ def soft_sort(
     s = torch.sort(-x, dim=1, descending=True).values
     if regularization == "l2":
         block = _pav_blocks(w - s.detach(), None)
-        dual = _block_mean(w - s, block)
+        # mean_B(w − s) − w_i with the w part in closed form (see soft_rank for why).
+        start, size = _block_extent(block, x.dtype)
+        position = torch.arange(n, device=x.device, dtype=x.dtype)
+        return ((position - start - (size - 1) / 2) / strength - _block_mean(s, block)).to(
+            values.dtype
+        )
     else:
         block = _pav_blocks(w.expand_as(s), s.detach())
         dual = _block_logsumexp(w.expand_as(s), block) - _block_logsumexp(s, block)
@@ -274,6 +282,17 @@ def _block_mean(y: torch.Tensor, blocks: tuple[torch.Tensor, int]) -> torch.Tens
     sums = y.new_zeros(y.shape[0], width).scatter_add(1, block, y)
     counts = torch.zeros_like(sums).scatter_add_(1, block, torch.ones_like(y))
     return (sums / counts.clamp_min(1)).gather(1, block)
+
+
+def _block_extent(
+    blocks: tuple[torch.Tensor, int], dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """First position and size of each position's block (exact integers in ``dtype``)."""
+    block, width = blocks
+    ones = torch.ones(block.shape, device=block.device, dtype=dtype)
+    sizes = ones.new_zeros(block.shape[0], width).scatter_add_(1, block, ones)
+    starts = sizes.cumsum(1) - sizes
+    return starts.gather(1, block), sizes.gather(1, block)
 
 
 def _block_logsumexp(x: torch.Tensor, blocks: tuple[torch.Tensor, int]) -> torch.Tensor:
