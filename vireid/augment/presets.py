@@ -16,12 +16,12 @@ DataLoader only decodes and resizes), with every random parameter drawn per samp
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torchvision.transforms import v2
 
-from vireid.augment.functional import _box_masks
+from vireid.augment.functional import _box_masks, channel_exchange
 from vireid.augment.geometry import IMAGENET_MEAN, IMAGENET_STD
 from vireid.augment.transforms import (
     VIMC,
@@ -231,8 +231,24 @@ class BatchAugment(torch.nn.Module):
         if modality.shape != (batch.shape[0],):
             raise ValueError(f"modality must have shape ({batch.shape[0]},), got "
                              f"{tuple(modality.shape)}")  # fmt: skip
-        n, device = batch.shape[0], batch.device
+        device = batch.device
+        if out is None:
+            out = torch.empty(batch.shape, dtype=torch.float32, device=device)
+        elif out.shape != batch.shape or out.dtype != torch.float32 or out.device != device:
+            raise ValueError(
+                f"out must be a float32 tensor of shape {tuple(batch.shape)} on {device}, got "
+                f"{out.dtype} {tuple(out.shape)} on {out.device}"
+            )
         visible = modality == 0
+        if device.type == "cpu" and (self.recipe != "mcja" or type(self.vimc) is VIMC):
+            return self._forward_cpu(batch, visible, out)
+        return self._forward_batched(batch, visible, out)
+
+    def _forward_batched(
+        self, batch: torch.Tensor, visible: torch.Tensor, out: torch.Tensor
+    ) -> torch.Tensor:
+        """Whole-batch tensor ops (the CUDA path): no Python loop over images."""
+        n, device = batch.shape[0], batch.device
         x = batch
         if self.recipe == "mcja":
             # VIMC on the visible images only (computed on that sub-batch).
@@ -250,13 +266,6 @@ class BatchAugment(torch.nn.Module):
         if self.recipe == "mcja":
             erase = self.erase.sample_params(batch.shape, device=device)
             erase_box = erase.box * erase.apply[:, None].to(erase.box.dtype)  # not applied: empty
-        if out is None:
-            out = torch.empty(batch.shape, dtype=torch.float32, device=device)
-        elif out.shape != batch.shape or out.dtype != torch.float32 or out.device != device:
-            raise ValueError(
-                f"out must be a float32 tensor of shape {tuple(batch.shape)} on {device}, got "
-                f"{out.dtype} {tuple(out.shape)} on {out.device}"
-            )
         # On a CPU, blocks of a few images keep the temporaries in cache.
         step = n if device.type == "cuda" else _CPU_CHUNK
         fill = 127 if self.recipe == "mcja" else 0
@@ -272,14 +281,139 @@ class BatchAugment(torch.nn.Module):
                 out[s:e].masked_fill_(_box_masks(crop, erase_box[s:e], False), 0.0)
         if self.recipe in ("mcja", "agw"):
             return out
-            return out
         vis = self.channel_erase(out)
         if self.view == "strong":
             vis = self.exchange(vis)
         ir = self.adaptive_gray(self.ir_erase(out))
-        return torch.where(visible.view(-1, 1, 1, 1), vis, ir)
+        return out.copy_(torch.where(visible.view(-1, 1, 1, 1), vis, ir))
+
+    def _forward_cpu(
+        self, batch: torch.Tensor, visible: torch.Tensor, out: torch.Tensor
+    ) -> torch.Tensor:
+        """The same draws and results as `_forward_batched`, computed image by image.
+
+        On a CPU, whole-batch passes stream every temporary through memory (a 128-image float
+        batch is far larger than the caches) and the VIMC sub-batches cost gathers and scatters;
+        here every step of an image (its VIMC slot op, the crop as slice copies, normalising and
+        erasing in place in ``out``) runs while the image is in cache. The parameters are drawn
+        for the whole batch first, in the order of `_forward_batched`, so both paths give the
+        same results for the same generator state.
+        """
+        n, device = batch.shape[0], batch.device
+        h, w = self.size
+        vis = visible.tolist()
+        slot_of: dict[int, tuple[Any, Any, int]] = {}  # image -> (slot transform, params, row)
+        if self.recipe == "mcja":
+            count = sum(vis)
+            if count:
+                params = self.vimc.sample_params((count, 3, h, w), device=device)
+                slots = self.vimc._candidates()
+                applied = [p.apply.tolist() for p in params.params]
+                rows = [i for i in range(n) if vis[i]]
+                for j, k in enumerate(params.choice.tolist()):
+                    if applied[k][j]:
+                        slot_of[rows[j]] = (slots[k], params.params[k], j)
+        top = self._randint(21, n, device).tolist()
+        left = self._randint(21, n, device).tolist()
+        flip = (self._rand(n, device) < 0.5).tolist()
+        gray = (self._rand(n, device) < 0.1).tolist()  # CAJ+ weak view only
+        gray_weak = self.recipe == "caj" and self.view == "weak" and self.variant == "pami23"
+        boxes: list[list[int]] | None = None
+        if self.recipe == "mcja":
+            erase = self.erase.sample_params(batch.shape, device=device)
+            boxes = (erase.box * erase.apply[:, None].to(erase.box.dtype)).tolist()
+        steps: list[tuple[Any, ...]] = []
+        if self.recipe == "caj":
+            shape = tuple(batch.shape)
+            steps.append(("erase", self.channel_erase, True, False))
+            if self.view == "strong":
+                steps.append(("exchange", self.exchange, True, False))
+            steps.append(("erase", self.ir_erase, False, True))
+            steps.append(("exchange", self.adaptive_gray, False, True))
+            steps = [(kind, t, on_vis, on_ir, *_per_image(t.sample_params(shape, device=device)))
+                     for kind, t, on_vis, on_ir in steps]  # fmt: skip
+        fill = 127 if self.recipe == "mcja" else 0
+        scale, shift = _SCALE.to(device), _SHIFT.to(device)
+        scratch = torch.empty((_CPU_IMAGES, 3, h, w), dtype=torch.uint8, device=device)
+        for s in range(0, n, _CPU_IMAGES):
+            e = min(n, s + _CPU_IMAGES)
+            for i in range(s, e):
+                src = batch[i]
+                if i in slot_of:
+                    t, p, j = slot_of[i]
+                    src = t._op(src.unsqueeze(0), p[j : j + 1], False)[0]
+                crop = scratch[i - s]
+                _crop_into(crop, src, fill, top[i] - _PAD, left[i] - _PAD, flip[i])
+                if gray_weak and gray[i] and vis[i]:
+                    crop.copy_(v2.functional.rgb_to_grayscale(crop, 3))
+            dst = out[s:e]
+            dst.copy_(scratch[: e - s]).mul_(scale).add_(shift)
+            for i in range(s, e):
+                if boxes is not None:
+                    # Erasing in normalised space with value 0 (the ImageNet mean colour).
+                    bt, bl, bh, bw = boxes[i]
+                    if bh and bw:
+                        out[i, :, bt : bt + bh, bl : bl + bw] = 0.0
+                for kind, t, on_vis, on_ir, apply, values in steps:
+                    if not apply[i] or not (on_vis if vis[i] else on_ir):
+                        continue
+                    if kind == "erase":
+                        _channel_erase_(out[i], values[i], t.fill)
+                    else:
+                        _channel_exchange_(out[i], values[i])
+        return out
 
 
+def _per_image(params: Any) -> tuple[list[bool], list[Any]]:
+    """``(apply, box or channel)`` of a CAJ step's parameters as per-image Python lists."""
+    values = params.box if hasattr(params, "box") else params.channel
+    return params.apply.tolist(), values.tolist()
+
+
+def _crop_into(
+    dst: torch.Tensor, src: torch.Tensor, fill: int, dy: int, dx: int, flip: bool
+) -> None:
+    """``dst`` = ``src`` padded with ``fill``, cropped at offset ``(dy, dx)``, mirrored if ``flip``.
+
+    Slice copies of one image (the CPU path of `_flip_pad_crop`, offsets relative to ``src``).
+    """
+    h, w = src.shape[-2:]
+    r0, c0 = max(0, -dy), max(0, -dx)
+    r1, c1 = max(r0, min(h, h - dy)), max(c0, min(w, w - dx))
+    if r0 or c0 or r1 < h or c1 < w:
+        dst.fill_(fill)
+    part = src[:, r0 + dy : r1 + dy, c0 + dx : c1 + dx]
+    if flip:
+        dst[:, r0:r1, w - c1 : w - c0] = part.flip(-1)
+    else:
+        dst[:, r0:r1, c0:c1] = part
+
+
+def _channel_erase_(img: torch.Tensor, box: list[int], fill: tuple[float, ...]) -> None:
+    """`functional.channel_random_erase` of one float image, in place."""
+    top, left, height, width = box
+    if height and width:
+        region = img[:, top : top + height, left : left + width]
+        if len(fill) == 1:
+            region.fill_(fill[0])
+        else:
+            for c in range(img.shape[0]):
+                region[c].fill_(fill[c])
+
+
+def _channel_exchange_(img: torch.Tensor, channel: int) -> None:
+    """`functional.channel_exchange` of one float image, in place (channel 3: grey)."""
+    if channel < 3:
+        for c in range(3):
+            if c != channel:
+                img[c].copy_(img[channel])
+    else:
+        img.copy_(channel_exchange(img.unsqueeze(0), channel, check=False)[0])
+
+
+_PAD = 10
+#: Images per block of the CPU path (uint8 crops, then one normalising pass over the block).
+_CPU_IMAGES = 2
 _CPU_CHUNK = 16
 _SCALE = torch.tensor([1.0 / (255.0 * s) for s in IMAGENET_STD]).view(3, 1, 1)
 _SHIFT = torch.tensor([-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD, strict=True)]).view(
