@@ -401,3 +401,12 @@ def test_bnneck_bias_frozen_and_keys():
 def test_bnneck_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_schedule_may_return_a_tensor_without_sync():
+    alpha = torch.tensor(0.25)
+    grl = GradientReversal(alpha=lambda p: alpha)
+    assert grl.current_alpha is alpha
+    x = torch.randn(3, requires_grad=True)
+    grl(x).sum().backward()
+    torch.testing.assert_close(x.grad, torch.full((3,), -0.25))

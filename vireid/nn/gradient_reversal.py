@@ -167,12 +167,15 @@ class GradientReversal(nn.Module):
         self.progress = float(progress)
 
     @property
-    def current_alpha(self) -> float:
-        """The reversal strength used by the next forward pass."""
+    def current_alpha(self) -> float | torch.Tensor:
+        """The reversal strength used by the next forward pass.
+
+        A schedule may return a 0-d tensor; it is used as is (reading it back would sync).
+        """
         if callable(self.alpha):
             value = self.alpha(self.progress)
             _check_alpha(value, "alpha(progress)")
-            return float(value)
+            return value if isinstance(value, torch.Tensor) else float(value)
         return float(self.alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

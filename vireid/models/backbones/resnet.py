@@ -87,7 +87,8 @@ class ResNet(nn.Module):
         self.last_stride = int(last_stride)
         self.stage_names: tuple[str, ...] = STAGES
         expansion = 4 if block is Bottleneck else 1
-        self.stage_channels: dict[str, int] = {"input": 3, "stem": 64}
+        # Output channels of every stage, kept whole in slices so they know their input width.
+        self.stage_channels: dict[str, int] = {"stem": 64}
         for i, width in enumerate((64, 128, 256, 512), start=1):
             self.stage_channels[f"layer{i}"] = width * expansion
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
@@ -111,8 +112,8 @@ class ResNet(nn.Module):
     @property
     def in_channels(self) -> int:
         """Channels expected by the first stage held (3 when the stem is held)."""
-        names = ("input", *STAGES)
-        return self.stage_channels[names[names.index(self.stage_names[0]) - 1]]
+        first = STAGES.index(self.stage_names[0])
+        return 3 if first == 0 else self.stage_channels[STAGES[first - 1]]
 
     @property
     def out_channels(self) -> int:
@@ -148,7 +149,8 @@ class ResNet(nn.Module):
             end: Last stage held. Default ``"layer4"``.
             copy: Deep-copy the weights (an independent branch, e.g. IDKL's specific
                 ``layer3``–``layer4``). Default ``False``: the slice shares parameters with
-                this network, and training either trains both.
+                this network, and training either trains both. Either way, modules inserted
+                into one of the two networks *after* slicing do not appear in the other.
 
         Returns:
             A :class:`ResNet` holding ``STAGES[start..end]``.
@@ -313,6 +315,7 @@ class ResNet(nn.Module):
 
 
 def _deepcopy(module: ResNet) -> ResNet:
+    # Module-level helper: inside ResNet.slice the argument ``copy`` shadows the module.
     return copy.deepcopy(module)
 
 
