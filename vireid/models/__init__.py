@@ -1,6 +1,10 @@
-"""Model assemblies.
+"""Model assemblies and their backbones.
 
-Planned: MCJA, IDKL, EMIF and AGW assemblies with their backbones, criteria and recipes.
+Now: :mod:`vireid.models.backbones` (ResNet-18/34/50 with named stages, stage slicing for
+dual-stream and per-modality stems, and insertion points for adapters). Planned: the MCJA, IDKL,
+EMIF and AGW assemblies with their criteria and recipes.
 """
 
-__all__: list[str] = []
+from vireid.models import backbones
+
+__all__ = ["backbones"]
