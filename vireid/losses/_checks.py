@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 
@@ -29,6 +30,26 @@ def warn_once(key: str, message: str) -> None:
         return
     _WARNED.add(key)
     warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def check_choice(value: object, name: str, choices: Sequence[object]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise a ``ValueError`` listing them."""
+    if value not in tuple(choices):
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+    return value
+
+
+def check_number(value: object, name: str, *, minimum: float | None = None) -> float:
+    """Return ``value`` as a finite float (``>= minimum`` when given), else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
 
 
 def check_features(x: object, name: str = "features", ndim: int = 2) -> torch.Tensor:

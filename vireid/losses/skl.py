@@ -32,6 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from vireid.losses._checks import (
+    check_choice as _check_choice,
+)
+from vireid.losses._checks import (
     check_features,
     check_same_batch,
     compute_dtype,
@@ -47,13 +50,6 @@ Variant = Literal["reference", "paper"]
 _KL_MODES = ("symmetric", "forward")
 _REDUCTIONS = ("batchmean", "sum")
 _VARIANTS = ("reference", "paper")
-
-
-def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        options = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {options}, got {value!r}")
-    return value  # type: ignore[return-value]
 
 
 def _check_scores(s: object, t: object, name_s: str, name_t: str) -> None:

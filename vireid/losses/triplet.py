@@ -20,11 +20,12 @@ The hetero-centre triplet loss lives in :mod:`vireid.losses.hetero_center`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 
+from vireid.losses._checks import (
+    check_choice as _check_choice,
+)
 from vireid.losses._checks import (
     check_features,
     check_labels,
@@ -33,6 +34,9 @@ from vireid.losses._checks import (
     full_precision,
     warn_once,
     zero_loss,
+)
+from vireid.losses._checks import (
+    check_number as _check_number,
 )
 
 __all__ = [
@@ -54,22 +58,6 @@ SOFT_WEIGHT_VARIANTS: tuple[str, ...] = ("reference", "paper")
 # --------------------------------------------------------------------------------------------
 # private helpers shared with the other loss modules of this family
 # --------------------------------------------------------------------------------------------
-
-
-def _check_choice(value: object, name: str, choices: Sequence[object]) -> None:
-    if value not in tuple(choices):
-        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
-
-
-def _check_number(value: object, name: str, *, minimum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def _prepare(
