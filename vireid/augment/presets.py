@@ -15,9 +15,13 @@ DataLoader only decodes and resizes), with every random parameter drawn per samp
 
 from __future__ import annotations
 
+import ctypes
+import mmap
+import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torchvision.transforms import v2
 
@@ -26,10 +30,14 @@ from vireid.augment.geometry import IMAGENET_MEAN, IMAGENET_STD
 from vireid.augment.transforms import (
     VIMC,
     ChannelAdaptiveGray,
+    ChannelCutMix,
     ChannelExchange,
     ChannelRandomErasing,
     ChannelSelect,
+    HueJitter,
     RandomErasing,
+    SpectrumJitter,
+    WeightedGrayscale,
 )
 
 __all__ = ["BatchAugment", "agw_train", "caj_train", "mcja_test", "mcja_train", "test"]
@@ -233,7 +241,7 @@ class BatchAugment(torch.nn.Module):
                              f"{tuple(modality.shape)}")  # fmt: skip
         device = batch.device
         if out is None:
-            out = torch.empty(batch.shape, dtype=torch.float32, device=device)
+            out = _empty_float(batch.shape, device)
         elif out.shape != batch.shape or out.dtype != torch.float32 or out.device != device:
             raise ValueError(
                 f"out must be a float32 tensor of shape {tuple(batch.shape)} on {device}, got "
@@ -293,11 +301,17 @@ class BatchAugment(torch.nn.Module):
         """The same draws and results as `_forward_batched`, computed image by image.
 
         On a CPU, whole-batch passes stream every temporary through memory (a 128-image float
-        batch is far larger than the caches) and the VIMC sub-batches cost gathers and scatters;
-        here every step of an image (its VIMC slot op, the crop as slice copies, normalising and
-        erasing in place in ``out``) runs while the image is in cache. The parameters are drawn
-        for the whole batch first, in the order of `_forward_batched`, so both paths give the
-        same results for the same generator state.
+        batch is far larger than the caches) and the VIMC sub-batches cost gathers and
+        scatters. Here each image goes through all its steps while it is in cache: its VIMC
+        slot op, then the crop (a strided view of the source, mirrored by a negative stride)
+        normalised straight into its slot of ``out``, the padding border filled with the
+        normalised fill, then erasing in place. The steps are NumPy ufuncs on views of the
+        tensors' memory: single-threaded, so no per-operation thread synchronisation (which,
+        for operations this small, costs more than the work, and far more when other
+        processes compete for the cores), at about a microsecond of overhead per call. Every
+        step repeats the torch ops' float arithmetic operation by operation, so the results
+        are bit-identical (tests compare both paths). The parameters are drawn for the whole
+        batch first, in the order of `_forward_batched`.
         """
         n, device = batch.shape[0], batch.device
         h, w = self.size
@@ -333,34 +347,30 @@ class BatchAugment(torch.nn.Module):
             steps = [(kind, t, on_vis, on_ir, *_per_image(t.sample_params(shape, device=device)))
                      for kind, t, on_vis, on_ir in steps]  # fmt: skip
         fill = 127 if self.recipe == "mcja" else 0
-        scale, shift = _SCALE.to(device), _SHIFT.to(device)
-        scratch = torch.empty((_CPU_IMAGES, 3, h, w), dtype=torch.uint8, device=device)
-        for s in range(0, n, _CPU_IMAGES):
-            e = min(n, s + _CPU_IMAGES)
-            for i in range(s, e):
-                src = batch[i]
-                if i in slot_of:
-                    t, p, j = slot_of[i]
-                    src = t._op(src.unsqueeze(0), p[j : j + 1], False)[0]
-                crop = scratch[i - s]
-                _crop_into(crop, src, fill, top[i] - _PAD, left[i] - _PAD, flip[i])
-                if gray_weak and gray[i] and vis[i]:
-                    crop.copy_(v2.functional.rgb_to_grayscale(crop, 3))
-            dst = out[s:e]
-            dst.copy_(scratch[: e - s]).mul_(scale).add_(shift)
-            for i in range(s, e):
-                if boxes is not None:
-                    # Erasing in normalised space with value 0 (the ImageNet mean colour).
-                    bt, bl, bh, bw = boxes[i]
-                    if bh and bw:
-                        out[i, :, bt : bt + bh, bl : bl + bw] = 0.0
-                for kind, t, on_vis, on_ir, apply, values in steps:
-                    if not apply[i] or not (on_vis if vis[i] else on_ir):
-                        continue
-                    if kind == "erase":
-                        _channel_erase_(out[i], values[i], t.fill)
-                    else:
-                        _channel_exchange_(out[i], values[i])
+        src_all, dst_all = batch.numpy(), out.numpy()
+        crop = np.empty((3, h, w), dtype=np.uint8)
+        for i in range(n):
+            src = src_all[i]
+            if i in slot_of:
+                t, p, j = slot_of[i]
+                src = _slot_op(t, p, j, batch[i])
+            _crop(crop, src, top[i] - _PAD, left[i] - _PAD, flip[i], fill)
+            if gray_weak and gray[i] and vis[i]:
+                crop[...] = v2.functional.rgb_to_grayscale(torch.from_numpy(crop), 3).numpy()
+            dst = dst_all[i]
+            _normalize_np(dst, crop)
+            if boxes is not None:
+                # Erasing in normalised space with value 0 (the ImageNet mean colour).
+                bt, bl, bh, bw = boxes[i]
+                if bh and bw:
+                    dst[:, bt : bt + bh, bl : bl + bw] = 0.0
+            for kind, t, on_vis, on_ir, apply, values in steps:
+                if not apply[i] or not (on_vis if vis[i] else on_ir):
+                    continue
+                if kind == "erase":
+                    _channel_erase_(dst, values[i], t.fill)
+                else:
+                    _channel_exchange_(dst, values[i])
         return out
 
 
@@ -370,55 +380,136 @@ def _per_image(params: Any) -> tuple[list[bool], list[Any]]:
     return params.apply.tolist(), values.tolist()
 
 
-def _crop_into(
-    dst: torch.Tensor, src: torch.Tensor, fill: int, dy: int, dx: int, flip: bool
-) -> None:
-    """``dst`` = ``src`` padded with ``fill``, cropped at offset ``(dy, dx)``, mirrored if ``flip``.
+def _crop(dst: np.ndarray, src: np.ndarray, dy: int, dx: int, flip: bool, fill: int) -> None:
+    """uint8 ``dst`` = ``src`` padded with ``fill``, cropped at ``(dy, dx)``, mirrored if ``flip``.
 
-    Slice copies of one image (the CPU path of `_flip_pad_crop`, offsets relative to ``src``).
+    ``(dy, dx)`` is the crop's offset relative to ``src`` (the padded image's ``(top, left)``
+    minus the padding); ``src`` may have one channel (a grey image), broadcast to three.
     """
-    h, w = src.shape[-2:]
+    h, w = dst.shape[-2:]
     r0, c0 = max(0, -dy), max(0, -dx)
     r1, c1 = max(r0, min(h, h - dy)), max(c0, min(w, w - dx))
-    if r0 or c0 or r1 < h or c1 < w:
-        dst.fill_(fill)
     part = src[:, r0 + dy : r1 + dy, c0 + dx : c1 + dx]
     if flip:
-        dst[:, r0:r1, w - c1 : w - c0] = part.flip(-1)
-    else:
-        dst[:, r0:r1, c0:c1] = part
+        part, c0, c1 = part[:, :, ::-1], w - c1, w - c0
+    dst[:, r0:r1, c0:c1] = part
+    if r0:
+        dst[:, :r0] = fill
+    if r1 < h:
+        dst[:, r1:] = fill
+    if c0:
+        dst[:, r0:r1, :c0] = fill
+    if c1 < w:
+        dst[:, r0:r1, c1:] = fill
 
 
-def _channel_erase_(img: torch.Tensor, box: list[int], fill: tuple[float, ...]) -> None:
+def _normalize_np(dst: np.ndarray, src: np.ndarray) -> None:
+    """`_normalize_into` of one image: ``float32(x) · scale``, then ``+ shift`` (two roundings)."""
+    dst[...] = src
+    dst *= _SCALE_NP
+    dst += _SHIFT_NP
+
+
+def _channel_erase_(img: np.ndarray, box: list[int], fill: tuple[float, ...]) -> None:
     """`functional.channel_random_erase` of one float image, in place."""
     top, left, height, width = box
     if height and width:
         region = img[:, top : top + height, left : left + width]
         if len(fill) == 1:
-            region.fill_(fill[0])
+            region[...] = fill[0]
         else:
             for c in range(img.shape[0]):
-                region[c].fill_(fill[c])
+                region[c] = fill[c]
 
 
-def _channel_exchange_(img: torch.Tensor, channel: int) -> None:
+def _channel_exchange_(img: np.ndarray, channel: int) -> None:
     """`functional.channel_exchange` of one float image, in place (channel 3: grey)."""
     if channel < 3:
         for c in range(3):
             if c != channel:
-                img[c].copy_(img[channel])
+                img[c] = img[channel]
     else:
-        img.copy_(channel_exchange(img.unsqueeze(0), channel, check=False)[0])
+        x = torch.from_numpy(img).unsqueeze(0)
+        img[...] = channel_exchange(x, channel, check=False)[0].numpy()
 
 
+def _slot_op(t: Any, params: Any, j: int, img: torch.Tensor) -> np.ndarray:
+    """VIMC slot ``t`` with row ``j`` of ``params`` on one uint8 image: ``(1 or 3, H, W)``."""
+    src = img.numpy()
+    if isinstance(t, HueJitter):
+        return _hue_np(src, float(params.factor[j]))
+    if isinstance(t, WeightedGrayscale):
+        w = params.weights[j].tolist()
+        y = np.multiply(src[0], w[0], dtype=np.float64)
+        y += np.multiply(src[1], w[1], dtype=np.float64)
+        y += np.multiply(src[2], w[2], dtype=np.float64)
+        return np.clip(y, 0, 255, out=y).astype(np.uint8)[None]
+    if isinstance(t, ChannelCutMix):
+        top, left, height, width = params.box[j].tolist()
+        plane = src[int(params.background[j])].copy()
+        fg = int(params.foreground[j])
+        plane[top : top + height, left : left + width] = src[
+            fg, top : top + height, left : left + width
+        ]
+        return plane[None]
+    if isinstance(t, SpectrumJitter):
+        x = src.astype(np.float32)
+        d = x[int(params.channel[j])].copy()
+        alpha = np.float32(float(params.alpha[j]))
+        np.subtract(x, d, out=x)
+        np.multiply(x, alpha, out=x)
+        np.add(x, d, out=x)
+        return np.clip(x, 0, 255, out=x).astype(np.uint8)
+    return t._op(img.unsqueeze(0), params[j : j + 1], False)[0].numpy()
+
+
+def _hue_np(src: np.ndarray, factor: float) -> np.ndarray:
+    """`transforms.adjust_hue` of one uint8 image, operation for operation in float32.
+
+    Two rewrites that give the same floats on uint8 input: ``where(chroma == 0, 1, chroma)``
+    is ``max(chroma, 1)`` (chroma holds integers), and ``k mod 6`` for ``k`` in
+    ``[-3, 13]`` (hue in sextants ``[-1, 5]`` plus ``n + 6·shift``, ``|shift| <= 0.5``) is
+    exact subtractions of 6 (Sterbenz) down to ``[0, 6)``, then ``k + 6`` (one rounding) for
+    negative ``k``, as the ``fmod`` of torch's ``remainder`` — several times faster than
+    NumPy's scalar ``fmod`` loop.
+    """
+    f32 = np.float32
+    x = src.astype(f32)
+    r, g, b = x[0], x[1], x[2]
+    maxc = np.maximum(np.maximum(r, g), b)
+    chroma = maxc - np.minimum(np.minimum(r, g), b)
+    safe = np.maximum(chroma, f32(1.0))
+    # where(maxc == r, (g − b)/c, where(maxc == g, (b − r)/c + 2, (r − g)/c + 4))
+    h6 = np.subtract(r, g)
+    h6 /= safe
+    h6 += f32(4.0)
+    part = np.subtract(b, r)
+    part /= safe
+    part += f32(2.0)
+    np.copyto(h6, part, where=maxc == g)
+    np.subtract(g, b, out=part)
+    part /= safe
+    np.copyto(h6, part, where=maxc == r)
+    k = np.add(h6, _HUE_OFFSET + f32(6.0) * f32(factor), dtype=f32)
+    for _ in range(2):
+        np.subtract(k, f32(6.0), out=k, where=k >= f32(6.0))
+    np.add(k, f32(6.0), out=k, where=k < f32(0.0))
+    ramp = np.minimum(k, f32(4.0) - k)
+    np.clip(ramp, f32(0.0), f32(1.0), out=ramp)
+    scale = (256.0 - 1e-3) / 255.0
+    ramp *= chroma * f32(-scale)
+    ramp += maxc * f32(scale)
+    return np.clip(ramp, f32(0.0), f32(255.0), out=ramp).astype(np.uint8)
+
+
+_HUE_OFFSET = np.array((5.0, 3.0, 1.0), dtype=np.float32).reshape(3, 1, 1)
 _PAD = 10
-#: Images per block of the CPU path (uint8 crops, then one normalising pass over the block).
-_CPU_IMAGES = 2
 _CPU_CHUNK = 16
 _SCALE = torch.tensor([1.0 / (255.0 * s) for s in IMAGENET_STD]).view(3, 1, 1)
 _SHIFT = torch.tensor([-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD, strict=True)]).view(
     3, 1, 1
 )
+_SCALE_NP, _SHIFT_NP = _SCALE.numpy(), _SHIFT.numpy()
 
 
 def _flip_pad_crop(
@@ -443,3 +534,40 @@ def _normalize_into(crop: torch.Tensor, out: torch.Tensor) -> None:
     """
     out.copy_(crop)
     out.mul_(_SCALE.to(out.device)).add_(_SHIFT.to(out.device))
+
+
+def _empty_float(shape: torch.Size, device: torch.device) -> torch.Tensor:
+    """A new float32 tensor; on a Linux CPU, backed by transparent huge pages where possible.
+
+    A large fresh CPU tensor is a new memory mapping: every 4 KiB page faults on first write,
+    which costs about as much as the augmentation itself (about 20 ms for a 128×3×288×144
+    batch). Advising huge pages on it before it is touched (PyTorch's own
+    ``THP_MEM_ALLOC_ENABLE`` does the same for every allocation) leaves one fault per 2 MiB.
+    """
+    out = torch.empty(shape, dtype=torch.float32, device=device)
+    if device.type == "cpu" and out.nbytes >= 4 * _HUGE_PAGE:
+        madvise = _madvise()
+        start = -(-out.data_ptr() // _HUGE_PAGE) * _HUGE_PAGE
+        end = (out.data_ptr() + out.nbytes) // _HUGE_PAGE * _HUGE_PAGE
+        if madvise is not None and end > start:
+            madvise(start, end - start, mmap.MADV_HUGEPAGE)  # only a hint: errors are ignored
+    return out
+
+
+_HUGE_PAGE = 1 << 21
+_MADVISE: list[Callable[[int, int, int], int] | None] = []
+
+
+def _madvise() -> Callable[[int, int, int], int] | None:
+    """The C library's ``madvise`` on Linux (looked up once), else ``None``."""
+    if not _MADVISE:
+        fn = None
+        if sys.platform.startswith("linux") and hasattr(mmap, "MADV_HUGEPAGE"):
+            try:
+                fn = ctypes.CDLL(None, use_errno=True).madvise
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+                fn.restype = ctypes.c_int
+            except (OSError, AttributeError):
+                fn = None
+        _MADVISE.append(fn)
+    return _MADVISE[0]
