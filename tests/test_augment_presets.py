@@ -143,3 +143,90 @@ def test_batch_augment_cuda_matches_cpu_with_a_cpu_generator(recipe):
         x.cuda(), modality.cuda()
     )
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-4, rtol=1e-4)
+
+
+# --- the CPU path (NumPy, image by image) against the vectorised path ------------------------
+
+_RECIPES = [
+    ("mcja", {}),
+    ("agw", {}),
+    ("caj", {}),
+    ("caj", {"view": "strong"}),
+    ("caj", {"variant": "pami23"}),
+    ("caj", {"view": "strong", "variant": "pami23"}),
+]
+
+
+def _both_paths(make, x, modality):
+    fast = make()(x, modality)  # a CPU batch takes the per-image NumPy path
+    ref = make()._forward_batched(x, modality == 0, torch.empty(x.shape))
+    return fast, ref
+
+
+@pytest.mark.parametrize(("recipe", "kwargs"), _RECIPES)
+@pytest.mark.parametrize("size", [(24, 12), (37, 19), (6, 5)])
+def test_cpu_path_is_bit_identical_to_the_vectorised_path(recipe, kwargs, size):
+    x = _batch(n=40, h=size[0], w=size[1], seed=11)
+    mixed = torch.randint(0, 2, (40,), generator=torch.Generator().manual_seed(12))
+    for modality in (torch.zeros(40, dtype=torch.long), torch.ones(40, dtype=torch.long), mixed):
+        for seed in (0, 1):
+
+            def make(seed=seed):
+                gen = torch.Generator().manual_seed(seed)
+                return BatchAugment(recipe, size, generator=gen, **kwargs)
+
+            fast, ref = _both_paths(make, x, modality)
+            assert torch.equal(fast, ref), (recipe, kwargs, size, seed)
+
+
+@pytest.mark.parametrize("reference_geometry", [False, True])
+def test_cpu_path_vimc_slots_always_applied_are_bit_identical(reference_geometry):
+    from vireid.augment.transforms import VIMC
+
+    x = torch.cat([_batch(n=48, h=32, w=16, seed=13), _batch(n=16, h=32, w=16, seed=14) // 64 * 64])
+
+    def make():
+        gen = torch.Generator().manual_seed(3)
+        aug = BatchAugment("mcja", (32, 16), generator=gen)
+        aug.vimc = VIMC(
+            0.5,
+            hue_p=1.0,
+            wg_p=1.0,
+            cc_p=1.0,
+            reference_geometry=reference_geometry,
+            sj_factor=(0.0, 2.0),
+            sj_p=1.0,
+            generator=gen,
+        )
+        return aug
+
+    fast, ref = _both_paths(make, x, torch.zeros(64, dtype=torch.long))
+    assert torch.equal(fast, ref)
+
+
+def test_numpy_hue_equals_adjust_hue():
+    from vireid.augment.transforms import adjust_hue
+
+    g = torch.Generator().manual_seed(15)
+    factors = [-0.5, 0.5, 0.0, -0.2, 0.2, *(torch.rand(45, generator=g) - 0.5).tolist()]
+    for t, f in enumerate(factors):
+        x = torch.randint(0, 256, (3, 17, 23), dtype=torch.uint8, generator=g)
+        if t % 3 == 0:
+            x = x // 64 * 64  # greys and ties between channels
+        expected = adjust_hue(x[None], torch.tensor([f], dtype=torch.float64))[0]
+        assert torch.equal(torch.from_numpy(presets._hue_np(x.numpy(), f)), expected), f
+
+
+def test_cpu_path_out_buffer_empty_batch_and_fallback():
+    x = _batch()
+    modality = torch.tensor([0, 1] * 3)
+    for recipe in ("mcja", "caj", "agw"):
+        buf = torch.empty(x.shape)
+        assert BatchAugment(recipe, (24, 12))(x, modality, out=buf) is buf
+        empty = BatchAugment(recipe, (24, 12))(x[:0], modality[:0])
+        assert empty.shape == (0, 3, 24, 12)
+    # A fresh large output (huge pages advised on Linux) is an ordinary float32 tensor.
+    big = presets._empty_float(torch.Size((4, 3, 512, 512)), torch.device("cpu"))
+    assert big.dtype == torch.float32 and big.shape == (4, 3, 512, 512)
+    big.fill_(2.0)
+    assert big.sum().item() == 2.0 * big.numel()

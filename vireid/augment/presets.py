@@ -347,7 +347,7 @@ class BatchAugment(torch.nn.Module):
             steps = [(kind, t, on_vis, on_ir, *_per_image(t.sample_params(shape, device=device)))
                      for kind, t, on_vis, on_ir in steps]  # fmt: skip
         fill = 127 if self.recipe == "mcja" else 0
-        src_all, dst_all = batch.numpy(), out.numpy()
+        src_all, dst_all = batch.detach().numpy(), out.detach().numpy()
         crop = np.empty((3, h, w), dtype=np.uint8)
         for i in range(n):
             src = src_all[i]
@@ -435,7 +435,7 @@ def _channel_exchange_(img: np.ndarray, channel: int) -> None:
 
 def _slot_op(t: Any, params: Any, j: int, img: torch.Tensor) -> np.ndarray:
     """VIMC slot ``t`` with row ``j`` of ``params`` on one uint8 image: ``(1 or 3, H, W)``."""
-    src = img.numpy()
+    src = img.detach().numpy()
     if isinstance(t, HueJitter):
         return _hue_np(src, float(params.factor[j]))
     if isinstance(t, WeightedGrayscale):
