@@ -174,6 +174,11 @@ class BatchAugment(torch.nn.Module):
 
     Call with ``(batch, modality)``: ``batch`` uint8 ``(B, 3, H, W)``, ``modality`` ``(B,)``
     (0 visible, 1 infrared). Returns the normalised float32 batch.
+
+    On CUDA every step is a whole-batch tensor op. On a CPU the parameters are drawn for the
+    whole batch in the same order, then each image runs through all its steps while it is in
+    cache, as single-threaded NumPy ops (see `_forward_cpu`); the results are bit-identical.
+    A custom ``vimc`` module (not a `VIMC`) is run on the visible sub-batch, vectorised.
     """
 
     def __init__(
@@ -220,8 +225,8 @@ class BatchAugment(torch.nn.Module):
             batch: uint8 images on any device.
             modality: ``(B,)`` labels, 0 visible and 1 infrared.
             out: Optional float32 tensor of the batch's shape and device to write the
-                ``"mcja"``/``"agw"`` result into. Reusing one buffer across steps saves the
-                page faults of a fresh allocation on a CPU (a large share of the time there).
+                result into. Reusing one buffer across steps saves the page faults of a fresh
+                allocation on a CPU.
 
         Returns:
             The normalised float32 batch (``out`` itself when given).
