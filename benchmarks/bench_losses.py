@@ -168,7 +168,7 @@ def main(argv=None) -> dict:
             loss = theirs(*xs)
             if has_backward:
                 loss.backward()
-            return float(loss)
+            return float(loss.detach())
 
         value = float(run_ours())
         ref = run_theirs()
