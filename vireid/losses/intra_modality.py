@@ -69,14 +69,12 @@ def intra_modality_loss(
         rho: Centre separation radius ρ (``form="center"``). Default ``1.0``.
 
     Returns:
-        Scalar loss.
-
-        * ``triplet``: anchors lacking an in-modality positive or negative are left out; a
-          modality without any valid anchor contributes 0 and a one-time warning; when no
-          modality has one, a graph-attached zero (with a warning).
-        * ``center``: the compactness term is always defined; a modality with fewer than two
-          identities has no separation term (it contributes its compactness only, with a
-          one-time warning).
+        Scalar loss. In the ``triplet`` form, anchors lacking an in-modality positive or
+        negative are left out; a modality without any valid anchor contributes 0 and a
+        one-time warning; when no modality has one, the result is a graph-attached zero (with
+        a warning). In the ``center`` form the compactness term is always defined; a modality
+        with fewer than two identities has no separation term (it contributes its compactness
+        only, with a one-time warning).
     """
     _check_choice(form, "form", INTRA_FORMS)
     margin = _check_number(margin, "margin", minimum=0.0)
