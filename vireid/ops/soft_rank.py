@@ -94,8 +94,8 @@ def soft_rank(
         block = _pav_blocks(s.detach() - w, None)
         # s − mean_B(s − w), with mean_B(w) = n − start_B − (size_B − 1)/2 written exactly:
         # summing the large integer ranks in float32 would cost ~1e-4 of precision at n = 1000.
-        start, size = _block_extent(block, x.dtype)
-        ranks_sorted = (s - _block_mean(s, block)) + (n - start - (size - 1) / 2)
+        start, size, mean_s = _block_stats(s, block)
+        ranks_sorted = s + (n - start - (size - 1) / 2 - mean_s).gather(1, block[0])
     else:
         logw = torch.log(w)
         block = _pav_blocks(s.detach(), logw)
@@ -147,11 +147,10 @@ def soft_sort(
     if regularization == "l2":
         block = _pav_blocks(w - s.detach(), None)
         # mean_B(w − s) − w_i with the w part in closed form (see soft_rank for why).
-        start, size = _block_extent(block, x.dtype)
+        start, size, mean_s = _block_stats(s, block)
         position = torch.arange(n, device=x.device, dtype=x.dtype)
-        return ((position - start - (size - 1) / 2) / strength - _block_mean(s, block)).to(
-            values.dtype
-        )
+        offset = (-(start + (size - 1) / 2) / strength - mean_s).gather(1, block[0])
+        return (position / strength + offset).to(values.dtype)
     else:
         block = _pav_blocks(w.expand_as(s), s.detach())
         dual = _block_logsumexp(w.expand_as(s), block) - _block_logsumexp(s, block)
@@ -276,23 +275,18 @@ def _segment_logsumexp(x: torch.Tensor, index: torch.Tensor, width: int) -> torc
     return torch.log(total) + peak
 
 
-def _block_mean(y: torch.Tensor, blocks: tuple[torch.Tensor, int]) -> torch.Tensor:
-    """Mean of ``y`` over each position's block, broadcast back to positions (differentiable)."""
-    block, width = blocks
-    sums = y.new_zeros(y.shape[0], width).scatter_add(1, block, y)
-    counts = torch.zeros_like(sums).scatter_add_(1, block, torch.ones_like(y))
-    return (sums / counts.clamp_min(1)).gather(1, block)
+def _block_stats(
+    y: torch.Tensor, blocks: tuple[torch.Tensor, int]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per block (``(rows, width)``): first position, size (exact integers) and mean of ``y``.
 
-
-def _block_extent(
-    blocks: tuple[torch.Tensor, int], dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """First position and size of each position's block (exact integers in ``dtype``)."""
+    The mean is differentiable in ``y``; empty padding blocks get size 0 and mean 0.
+    """
     block, width = blocks
-    ones = torch.ones(block.shape, device=block.device, dtype=dtype)
-    sizes = ones.new_zeros(block.shape[0], width).scatter_add_(1, block, ones)
+    sizes = y.new_zeros(y.shape[0], width).scatter_add_(1, block, torch.ones_like(y.detach()))
     starts = sizes.cumsum(1) - sizes
-    return starts.gather(1, block), sizes.gather(1, block)
+    means = y.new_zeros(y.shape[0], width).scatter_add(1, block, y) / sizes.clamp_min(1)
+    return starts, sizes, means
 
 
 def _block_logsumexp(x: torch.Tensor, blocks: tuple[torch.Tensor, int]) -> torch.Tensor:
