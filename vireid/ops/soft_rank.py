@@ -19,8 +19,10 @@ Jacobian), without a C++/CUDA extension:
 * The PAV *partition* is found by data-parallel rounds over all rows at once: every block that
   does not satisfy the order constraint with its left neighbour is pooled into it (merging a
   whole run of violators is a sequence of valid PAV steps, so the fixed point is the unique PAV
-  solution). Blocks are compacted after each round, so later rounds are cheap. Typical inputs
-  need 2–10 rounds; adversarial cascades need more but stay ``O(n)`` rounds.
+  solution). Blocks are compacted after each round. Once few blocks remain ("l2": width² ≤
+  8n), one ``O(width²)`` step finishes the partition from the least concave majorant of the
+  cumulative sums, so typical inputs need one or two rounds; "kl" keeps pooling (2–10 rounds
+  typically, ``O(n)`` for adversarial cascades).
 * The *values* are then recomputed from the partition with differentiable segment sums, so
   autograd yields the exact Jacobian (identity minus block averages, scaled by ``1/ε``) — no
   hand-written backward, any device, float32/float64 (float16/bfloat16 are computed in float32
@@ -245,6 +247,8 @@ def _pav_blocks(y: torch.Tensor, log_w: torch.Tensor | None) -> tuple[torch.Tens
     b = log_w.expand(rows, n).clone() if kl else torch.ones_like(y)
     width = n
     while width > 1:
+        if not kl and width * width <= _HULL_BUDGET * n:
+            return _finish_by_hull(a, b, pos_block)
         value = a - b if kl else a / b
         pool = value[:, :-1] <= value[:, 1:]
         new_start = torch.ones_like(pool[:, :1]).expand(rows, 1)
@@ -264,6 +268,40 @@ def _pav_blocks(y: torch.Tensor, log_w: torch.Tensor | None) -> tuple[torch.Tens
             a = a.new_zeros(rows, width).scatter_add_(1, new_id, a)
             b = b.new_zeros(rows, width).scatter_add_(1, new_id, b)
     return pos_block, width
+
+
+# Finish the l2 partition in one step once rows × width² ≤ _HULL_BUDGET × rows × n.
+_HULL_BUDGET = 8
+
+
+def _finish_by_hull(
+    sums: torch.Tensor, counts: torch.Tensor, pos_block: torch.Tensor
+) -> tuple[torch.Tensor, int]:
+    """Final l2 partition from the current blocks in one step (``O(width²)`` per row).
+
+    The non-increasing isotonic fit is the slope sequence of the least concave majorant of the
+    cumulative-sum diagram ``P_k = (Σ_{<k} counts, Σ_{<k} sums)``; its final blocks end at the
+    majorant's vertices. Every current block lies inside one final block (pooling only merges),
+    so testing the current boundaries suffices: boundary ``k`` survives iff the steepest slope
+    leaving ``P_k`` is strictly below the shallowest slope arriving at it (collinear points are
+    pooled, as PAV pools equal values). Zero-count padding blocks have no slope to or from them.
+    """
+    rows, width = sums.shape
+    zero = sums.new_zeros(rows, 1, dtype=torch.float64)
+    cum_a = torch.cat([zero, sums.double().cumsum(1)], 1)  # (rows, width + 1)
+    cum_b = torch.cat([zero, counts.double().cumsum(1)], 1)
+    d_a = cum_a[:, None, :] - cum_a[:, :, None]  # [r, j, k] = A_k − A_j
+    d_b = cum_b[:, None, :] - cum_b[:, :, None]
+    valid = d_b > 0  # j < k with at least one real block between them
+    slope = d_a / torch.where(valid, d_b, torch.ones_like(d_b))
+    arriving = torch.where(valid, slope, float("inf")).amin(1)  # min over j < k
+    leaving = torch.where(valid, slope, float("-inf")).amax(2)  # max over l > k
+    # Boundary k (between current blocks k−1 and k) for k = 1..width−1; a boundary with no real
+    # block after it is padding and joins the block before it.
+    keep = (leaving < arriving) & (leaving > float("-inf"))
+    new_start = torch.cat([torch.ones_like(keep[:, :1]), keep[:, 1:width]], 1)
+    new_id = new_start.cumsum(1) - 1
+    return new_id.gather(1, pos_block), int(new_id[:, -1].max()) + 1
 
 
 def _segment_logsumexp(x: torch.Tensor, index: torch.Tensor, width: int) -> torch.Tensor:
