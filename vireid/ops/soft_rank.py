@@ -247,7 +247,7 @@ def _pav_blocks(y: torch.Tensor, log_w: torch.Tensor | None) -> tuple[torch.Tens
     b = log_w.expand(rows, n).clone() if kl else torch.ones_like(y)
     width = n
     while width > 1:
-        if not kl and width * width <= _HULL_BUDGET * n:
+        if not kl and width * width <= _HULL_BUDGET * n and rows * width * width <= _HULL_PAIRS:
             return _finish_by_hull(a, b, pos_block)
         value = a - b if kl else a / b
         pool = value[:, :-1] <= value[:, 1:]
@@ -270,8 +270,10 @@ def _pav_blocks(y: torch.Tensor, log_w: torch.Tensor | None) -> tuple[torch.Tens
     return pos_block, width
 
 
-# Finish the l2 partition in one step once rows × width² ≤ _HULL_BUDGET × rows × n.
+# Finish the l2 partition in one step once width² ≤ _HULL_BUDGET × n and the rows × width²
+# slope table is small enough that it costs less than the pooling rounds it replaces.
 _HULL_BUDGET = 8
+_HULL_PAIRS = 1 << 16
 
 
 def _finish_by_hull(
