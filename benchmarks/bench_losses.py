@@ -168,7 +168,7 @@ def main(argv=None) -> dict:
             loss = theirs(*xs)
             if has_backward:
                 loss.backward()
-            return float(loss.detach())
+            return float(loss.detach()) if torch.is_tensor(loss) else float(loss)
 
         value = float(run_ours())
         ref = run_theirs()
