@@ -42,7 +42,7 @@ from tests.oracles import losses_idkl as idkl_oracle
 from tests.oracles import losses_metric as metric_oracle
 from tests.oracles.losses_cmr import oracle_soft_rank
 from vireid import losses as L
-from vireid.ops.soft_rank import _import_torchsort
+from vireid.ops.permutahedron import _import_torchsort
 
 
 def make_batch(dim: int, classes: int, seed: int = 0) -> dict[str, torch.Tensor]:

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.oracles.soft_rank_numpy import soft_rank_vjp
 from vireid.ops import soft_rank
-from vireid.ops.soft_rank import _import_torchsort
+from vireid.ops.permutahedron import _import_torchsort
 
 SHAPES = [(64, 64), (128, 128), (1024, 100), (256, 1000)]
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from tests.oracles.losses_cmr import cmr_loss_reference
 from vireid.losses import _checks
 from vireid.losses.cmr import CMRLoss, cmr_loss
+from vireid.ops.permutahedron import _import_torchsort
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -183,10 +184,7 @@ def test_cuda_matches_cpu():
     assert torch.allclose(gpu_grad.cpu(), cpu_grad, atol=1e-10)
 
 
-@pytest.mark.skipif(
-    __import__("vireid.ops.soft_rank", fromlist=["x"])._import_torchsort() is None,
-    reason="torchsort is not installed",
-)
+@pytest.mark.skipif(_import_torchsort() is None, reason="torchsort is not installed")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_torchsort_backend_matches_pure_torch(dtype):
     # The MCJA reference runs on torchsort; the pure-PyTorch path must give the same numbers.

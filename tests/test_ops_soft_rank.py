@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.oracles import soft_rank_numpy as oracle
 from vireid.ops import soft_rank, soft_sort
-from vireid.ops.soft_rank import _import_torchsort
+from vireid.ops.permutahedron import _import_torchsort
 
 REGS = ("l2", "kl")
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -236,7 +236,7 @@ def test_l2_partition_paths_agree(monkeypatch, budget, fn):
     # budget 0: pooling rounds only; huge budget: the concave-majorant step from the start.
     import sys
 
-    monkeypatch.setattr(sys.modules["vireid.ops.soft_rank"], "_HULL_BUDGET", budget)
+    monkeypatch.setattr(sys.modules["vireid.ops.permutahedron"], "_HULL_BUDGET", budget)
     g = torch.Generator().manual_seed(budget % 97)
     x = torch.cat(
         [

@@ -19,7 +19,7 @@ from vireid.losses._checks import (
     warn_once,
     zero_loss,
 )
-from vireid.ops.soft_rank import Backend, soft_rank
+from vireid.ops.permutahedron import Backend, soft_rank
 
 __all__ = ["CMRLoss", "cmr_loss"]
 

@@ -6,6 +6,6 @@
 """
 
 from vireid.ops.distance import DISTANCE_METRICS, pairwise_distance
-from vireid.ops.soft_rank import soft_rank, soft_sort
+from vireid.ops.permutahedron import soft_rank, soft_sort
 
 __all__ = ["DISTANCE_METRICS", "pairwise_distance", "soft_rank", "soft_sort"]

@@ -1,4 +1,4 @@
-"""Exact differentiable soft rank and soft sort in pure PyTorch.
+"""Exact differentiable soft rank and soft sort in pure PyTorch (projections onto permutahedra).
 
 Blondel, Teboul, Berthet and Djolonga, "Fast Differentiable Sorting and Ranking", ICML 2020.
 The soft rank of a row ``x`` (length ``n``) with "l2" regularisation of strength ``ε`` is the
