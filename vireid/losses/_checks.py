@@ -40,8 +40,10 @@ def check_choice(value: object, name: str, choices: Sequence[object]) -> Any:
     return value
 
 
-def check_number(value: object, name: str, *, minimum: float | None = None) -> float:
-    """Return ``value`` as a finite float (``>= minimum`` when given), else raise."""
+def check_number(
+    value: object, name: str, *, minimum: float | None = None, positive: bool = False
+) -> float:
+    """Return ``value`` as a finite float (``>= minimum`` / ``> 0`` when asked), else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
@@ -49,6 +51,8 @@ def check_number(value: object, name: str, *, minimum: float | None = None) -> f
         raise ValueError(f"{name} must be finite, got {value}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if positive and not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
     return value
 
 
@@ -129,5 +133,6 @@ def zero_loss(*tensors: torch.Tensor) -> torch.Tensor:
     out = floats[0].new_zeros((), dtype=dtype)
     for t in floats:
         if t.requires_grad:
-            out = out + t.sum().to(dtype) * 0.0
+            # nan_to_num: an inf/NaN input (e.g. an fp16 overflow) must still give exactly 0.
+            out = out + t.sum().to(dtype).nan_to_num(0.0, 0.0, 0.0) * 0.0
     return out

@@ -59,6 +59,7 @@ from vireid.losses._checks import (
     check_features,
     check_labels,
     check_modalities,
+    check_number,
     check_same_batch,
     full_precision,
     warn_once,
@@ -100,8 +101,7 @@ def _csa_defaults(
 
 
 def _check_tau(tau: float) -> None:
-    if not tau > 0:
-        raise ValueError(f"tau must be > 0, got {tau!r}")
+    check_number(tau, "tau", positive=True)
 
 
 def csa_loss(

@@ -5,7 +5,8 @@ Du, Sun, Wang, *Int. J. Mach. Learn. Cybern.* 16(1):55–73 (2025). The abstract
 "enhances intra-class compactness and inter-class discrepancy within each modality" through
 modality-specific branches; it gives no equation, so both forms below are the library's own
 proposal. This module is only the metric part :math:`L^m_{intra}`; the per-branch identity loss
-:math:`L^m_{id}` is a `CrossEntropyLabelSmooth` on each branch's logits.
+:math:`L^m_{id}` is a plain cross-entropy on each branch's logits (spec B.3), e.g.
+``CrossEntropyLabelSmooth(epsilon=0.0)``.
 
 For every modality value ``m`` present in the batch, only the samples of ``m`` are used, and
 the per-modality losses are **summed** over modalities

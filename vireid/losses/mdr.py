@@ -62,6 +62,7 @@ from vireid.losses._checks import (
     check_features,
     check_labels,
     check_modalities,
+    check_number,
     check_same_batch,
     full_precision,
     warn_once,
@@ -83,8 +84,7 @@ __all__ = ["MDRLoss", "mdr_loss"]
 
 
 def _check_weight(w: float, name: str) -> None:
-    if not w >= 0:
-        raise ValueError(f"{name} must be >= 0, got {w!r}")
+    check_number(w, name, minimum=0)
 
 
 def mdr_loss(

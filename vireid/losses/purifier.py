@@ -54,6 +54,7 @@ from vireid.losses._checks import (
     check_features,
     check_labels,
     check_modalities,
+    check_number,
     check_same_batch,
     full_precision,
     warn_once,
@@ -85,9 +86,8 @@ def softmax_entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(log_p.exp() * log_p).sum(dim=1)
 
 
-def _check_margin(margin: float) -> None:
-    if not isinstance(margin, (int, float)) or margin != margin:
-        raise ValueError(f"margin must be a real number, got {margin!r}")
+def _check_margin(margin: float, name: str = "margin") -> None:
+    check_number(margin, name)
 
 
 def enhancement_loss(
@@ -292,8 +292,8 @@ class InformationPurifierLoss(nn.Module):
     ) -> None:
         super().__init__()
         _check_choice(variant, "variant", _VARIANTS)
-        _check_margin(margin_e)
-        _check_margin(margin_r)
+        _check_margin(margin_e, "margin_e")
+        _check_margin(margin_r, "margin_r")
         self.variant = variant
         self.margin_e = margin_e
         self.margin_r = margin_r

@@ -55,6 +55,7 @@ from vireid.losses._checks import (
     check_features,
     check_labels,
     check_modalities,
+    check_number,
     check_same_batch,
     full_precision,
     warn_once,
@@ -89,8 +90,11 @@ def _distance(a: torch.Tensor, b: torch.Tensor, eps: float = _EPS) -> torch.Tens
 def _drop_diagonal(x: torch.Tensor) -> torch.Tensor:
     """``(n, n) → (n, n−1)``: row ``i`` keeps columns ``j ≠ i`` in increasing ``j``."""
     n = x.shape[0]
-    keep = ~torch.eye(n, dtype=torch.bool, device=x.device)
-    return x[keep].reshape(n, n - 1)
+    if n <= 1:
+        return x[:, :0]  # a slice, so the (empty) result stays on the autograd graph
+    # Row-major trick without a boolean mask (no host sync): after skipping x[0, 0], every run
+    # of n + 1 elements starts right after a diagonal entry and ends on the next one.
+    return x.flatten()[1:].view(n - 1, n + 1)[:, :-1].reshape(n, n - 1)
 
 
 def _graph(
@@ -148,10 +152,9 @@ def graph_affinity(
 
 
 def _check_graph_options(sign: float, tau: float) -> None:
-    if sign not in (1, -1):
+    if check_number(sign, "sign") not in (1.0, -1.0):
         raise ValueError(f"sign must be +1 or -1, got {sign!r}")
-    if not tau > 0:
-        raise ValueError(f"tau must be > 0, got {tau!r}")
+    check_number(tau, "tau", positive=True)
 
 
 def _tgsa_core(
@@ -174,6 +177,12 @@ def _tgsa_core(
     if cross == "true":
         g_x = _graph(a, b, exclude_self, sign, tau)
     else:  # "mixed": first half of a's rows followed by the first half of b's
+        if a.shape[0] % 2:
+            raise ValueError(
+                f"cross='mixed' mixes the first half of each modality's samples, so it needs an "
+                f"even number of samples per modality, got {a.shape[0]}; use cross='true' or "
+                f"'none', or a sampler with an even number of images per modality"
+            )
         h = a.shape[0] // 2
         mixed = torch.cat([a[:h], b[:h]], 0)
         g_x = _graph(mixed, mixed, exclude_self, sign, tau)
