@@ -253,3 +253,22 @@ def test_l2_partition_paths_agree(monkeypatch, budget, fn):
     else:
         out = soft_sort(x, "l2", 0.7, backend="torch")
         np.testing.assert_allclose(out.numpy(), oracle.soft_sort(x.numpy(), "l2", 0.7), atol=1e-10)
+
+
+def test_overflowing_scale_is_a_clear_error():
+    x = torch.tensor([[1e30, -1e30, 2e30]])
+    with pytest.raises(ValueError, match="regularization_strength so small"):
+        soft_rank(x, regularization_strength=1e-10, backend="torch")
+
+
+def test_partition_of_a_row_does_not_depend_on_the_rest_of_the_batch():
+    # A near-tie row: its blocks must be the same alone and next to rows that change which
+    # partition path (pooling rounds or the one-step finish) runs.
+    import sys
+
+    pav = sys.modules["vireid.ops.permutahedron"]._pav_blocks
+    y = torch.tensor([[0.3, 0.0, 0.4, 0.2, 0.5, 0.4, 0.2, 0.2, 0.3, 0.3, 0.1, 0.3]])
+    alone, _ = pav(y, None)
+    crowd = torch.cat([y, torch.arange(12, 0, -1, dtype=torch.float32).repeat(5000, 1)])
+    together, _ = pav(crowd, None)
+    assert torch.equal(alone[0], together[0])

@@ -441,15 +441,15 @@ def _channel_exchange_(img: np.ndarray, channel: int) -> None:
 def _slot_op(t: Any, params: Any, j: int, img: torch.Tensor) -> np.ndarray:
     """VIMC slot ``t`` with row ``j`` of ``params`` on one uint8 image: ``(1 or 3, H, W)``."""
     src = img.detach().numpy()
-    if isinstance(t, HueJitter):
+    if type(t) is HueJitter:  # a subclass may override _op: use its own code
         return _hue_np(src, float(params.factor[j]))
-    if isinstance(t, WeightedGrayscale):
+    if type(t) is WeightedGrayscale:  # a subclass may override _op: use its own code
         w = params.weights[j].tolist()
         y = np.multiply(src[0], w[0], dtype=np.float64)
         y += np.multiply(src[1], w[1], dtype=np.float64)
         y += np.multiply(src[2], w[2], dtype=np.float64)
         return np.clip(y, 0, 255, out=y).astype(np.uint8)[None]
-    if isinstance(t, ChannelCutMix):
+    if type(t) is ChannelCutMix:  # a subclass may override _op: use its own code
         top, left, height, width = params.box[j].tolist()
         plane = src[int(params.background[j])].copy()
         fg = int(params.foreground[j])
@@ -457,7 +457,7 @@ def _slot_op(t: Any, params: Any, j: int, img: torch.Tensor) -> np.ndarray:
             fg, top : top + height, left : left + width
         ]
         return plane[None]
-    if isinstance(t, SpectrumJitter):
+    if type(t) is SpectrumJitter:  # a subclass may override _op: use its own code
         x = src.astype(np.float32)
         d = x[int(params.channel[j])].copy()
         alpha = np.float32(float(params.alpha[j]))
@@ -522,8 +522,8 @@ def _flip_pad_crop(
 ) -> torch.Tensor:
     """Pad by 10, crop per sample at (top, left), mirror where ``flip``: one uint8 copy."""
     h, w = x.shape[-2:]
-    padded = torch.nn.functional.pad(x, (10, 10, 10, 10), value=fill)
-    windows = padded.unfold(2, h, 1).unfold(3, w, 1)  # (B, C, 21, 21, H, W), a view
+    padded = torch.nn.functional.pad(x, (_PAD,) * 4, value=fill)
+    windows = padded.unfold(2, h, 1).unfold(3, w, 1)  # (B, C, 2·pad+1, 2·pad+1, H, W), a view
     crop = windows[torch.arange(x.shape[0], device=x.device), :, top, left]
     rows = flip.nonzero().squeeze(1)
     if rows.numel():

@@ -26,6 +26,7 @@ class _GradReverse(torch.autograd.Function):
     @staticmethod
     def forward(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
         # view_as: a new autograd node over the same storage, so no copy of the activations.
+        # Like any custom-function view, the output must not be modified in place.
         return x.view_as(x)
 
     @staticmethod

@@ -153,9 +153,8 @@ def soft_sort(
         position = torch.arange(n, device=x.device, dtype=x.dtype)
         offset = (-(start + (size - 1) / 2) / strength - mean_s).gather(1, block[0])
         return (position / strength + offset).to(values.dtype)
-    else:
-        block = _pav_blocks(w.expand_as(s), s.detach())
-        dual = _block_logsumexp(w.expand_as(s), block) - _block_logsumexp(s, block)
+    block = _pav_blocks(w.expand_as(s), s.detach())
+    dual = _block_logsumexp(w.expand_as(s), block) - _block_logsumexp(s, block)
     return (dual - w).to(values.dtype)
 
 
@@ -184,9 +183,14 @@ def _check(
         raise ValueError(f"regularization_strength must be positive and finite, got {strength}")
     if backend not in ("auto", "torch", "torchsort"):
         raise ValueError(f"backend must be 'auto', 'torch' or 'torchsort', got {backend!r}")
-    if values.numel() and not bool(torch.isfinite(values).all()):
-        raise ValueError("values must be finite (found NaN or inf)")
     x = values if values.dtype in (torch.float32, torch.float64) else values.float()
+    # One check (one host sync) for NaN/inf values and for x / ε overflowing at a tiny ε.
+    if x.numel() and not bool(torch.isfinite(x / float(strength)).all()):
+        raise ValueError(
+            "values / regularization_strength must be finite: found NaN or inf in values, "
+            "or a regularization_strength so small that values / regularization_strength "
+            f"overflows {x.dtype}"
+        )
     return x, float(strength)
 
 
@@ -243,8 +247,11 @@ def _pav_blocks(y: torch.Tensor, log_w: torch.Tensor | None) -> tuple[torch.Tens
     # Per-block sufficient statistics: (sum, count) for l2, (lse_y, lse_w) for kl. Rows with
     # fewer blocks than the widest row are padded with statistics whose value is NaN, so the
     # padding never pools with a real block.
-    a = y.clone()
-    b = log_w.expand(rows, n).clone() if kl else torch.ones_like(y)
+    # Decisions in float64 (float32 where the device has no float64), in the pooling rounds
+    # and the one-step finish alike, so a row's partition never depends on which path ran.
+    work = torch.float32 if y.device.type == "mps" else torch.float64
+    a = y.to(work, copy=True)
+    b = log_w.expand(rows, n).to(work, copy=True) if kl else torch.ones_like(a)
     width = n
     while width > 1:
         if not kl and width * width <= _HULL_BUDGET * n and rows * width * width <= _HULL_PAIRS:
@@ -289,9 +296,9 @@ def _finish_by_hull(
     pooled, as PAV pools equal values). Zero-count padding blocks have no slope to or from them.
     """
     rows, width = sums.shape
-    zero = sums.new_zeros(rows, 1, dtype=torch.float64)
-    cum_a = torch.cat([zero, sums.double().cumsum(1)], 1)  # (rows, width + 1)
-    cum_b = torch.cat([zero, counts.double().cumsum(1)], 1)
+    zero = sums.new_zeros(rows, 1)
+    cum_a = torch.cat([zero, sums.cumsum(1)], 1)  # (rows, width + 1)
+    cum_b = torch.cat([zero, counts.cumsum(1)], 1)
     d_a = cum_a[:, None, :] - cum_a[:, :, None]  # [r, j, k] = A_k − A_j
     d_b = cum_b[:, None, :] - cum_b[:, :, None]
     valid = d_b > 0  # j < k with at least one real block between them

@@ -427,9 +427,10 @@ def resnet50(
     """ResNet-50 backbone (2048-d output), the backbone of IDKL, MCJA, AGW and EMIF.
 
     Pretrained weights are opt-in and never fetched at import time. ``True`` means torchvision's
-    original release ``IMAGENET1K_V1`` (``resnet50-19c8e357``), the one the reference codes
-    load (``idkl.md`` §2.1, ``mcja.md`` §3.1); ``IMAGENET1K_V2`` is a different, later recipe.
-    Offline, pass the path of that file (or of any state dict in torchvision's layout)::
+    original release ``IMAGENET1K_V1`` — downloaded by current torchvision as
+    ``resnet50-0676ba61.pth``, by older releases (and the reference codes, ``idkl.md`` §2.1,
+    ``mcja.md`` §3.1) as ``resnet50-19c8e357.pth``; ``IMAGENET1K_V2`` is a different, later
+    recipe. Offline, pass the path of such a file (any state dict in torchvision's layout)::
 
         backbone = resnet50(pretrained="~/weights/resnet50-19c8e357.pth", last_stride=1)
 
