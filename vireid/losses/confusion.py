@@ -41,8 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vireid.losses._checks import check_features, check_modalities, full_precision
-from vireid.losses.skl import _check_choice, _promoted_dtype
+from vireid.losses._checks import check_choice, check_features, check_modalities, full_precision
+from vireid.losses.skl import _promoted_dtype
 
 __all__ = ["ModalityConfusionLoss", "modality_confusion_loss", "pseudo_modality_labels"]
 
@@ -120,7 +120,7 @@ def modality_confusion_loss(
         ValueError: On shape/device mismatches, an unknown ``mode``, modality labels outside
             ``[0, M)`` (``"grl"``), or a batch not in the reference order (``"pseudo_label"``).
     """
-    _check_choice(mode, "mode", _MODES)
+    check_choice(mode, "mode", _MODES)
     heads = [logits] if isinstance(logits, torch.Tensor) else list(logits)
     if not heads:
         raise ValueError("logits must be a tensor or a non-empty sequence of tensors")
@@ -175,7 +175,7 @@ class ModalityConfusionLoss(nn.Module):
 
     def __init__(self, mode: Mode = "pseudo_label") -> None:
         super().__init__()
-        self.mode = _check_choice(mode, "mode", _MODES)
+        self.mode = check_choice(mode, "mode", _MODES)
 
     def forward(
         self, logits: torch.Tensor | Sequence[torch.Tensor], modalities: torch.Tensor

@@ -71,11 +71,11 @@ from vireid.losses.skl import (
     KLMode,
     Reduction,
     Variant,
-    _check_choice,
     _divergence,
     _layout,
     _promoted_dtype,
     _set_level,
+    check_choice,
 )
 
 __all__ = ["CSALoss", "csa_loss"]
@@ -87,12 +87,12 @@ _LEVELS = ("sample", "set", "both")
 def _csa_defaults(
     variant: str, level: str | None, kl: str | None, reduction: str | None
 ) -> tuple[str, str, str]:
-    paper = _check_choice(variant, "variant", _VARIANTS) == "paper"
-    level = _check_choice(
+    paper = check_choice(variant, "variant", _VARIANTS) == "paper"
+    level = check_choice(
         ("sample" if paper else "both") if level is None else level, "level", _LEVELS
     )
-    kl = _check_choice(("forward" if paper else "symmetric") if kl is None else kl, "kl", _KL_MODES)
-    reduction = _check_choice(
+    kl = check_choice(("forward" if paper else "symmetric") if kl is None else kl, "kl", _KL_MODES)
+    reduction = check_choice(
         ("sum" if paper else "batchmean") if reduction is None else reduction,
         "reduction",
         _REDUCTIONS,

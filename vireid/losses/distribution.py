@@ -45,8 +45,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from vireid.losses._checks import compute_dtype, full_precision, warn_once, zero_loss
-from vireid.losses.triplet import _check_choice, _check_number, _prepare
+from vireid.losses._checks import (
+    check_choice,
+    check_number,
+    compute_dtype,
+    full_precision,
+    warn_once,
+    zero_loss,
+)
+from vireid.losses.triplet import _prepare
 
 __all__ = ["DistributionConsistencyLoss", "distribution_consistency_loss"]
 
@@ -64,15 +71,15 @@ def _check_options(
     max_term: float | None,
     modality_pair: Sequence[int],
 ) -> tuple[float, float, float | None, tuple[int, int]]:
-    _check_choice(divergence, "divergence", DIVERGENCES)
-    _check_choice(level, "level", LEVELS)
-    _check_choice(detach, "detach", DETACH_SIDES)
-    eps_rel = _check_number(eps_rel, "eps_rel", minimum=0.0)
-    eps_abs = _check_number(eps_abs, "eps_abs", minimum=0.0)
+    check_choice(divergence, "divergence", DIVERGENCES)
+    check_choice(level, "level", LEVELS)
+    check_choice(detach, "detach", DETACH_SIDES)
+    eps_rel = check_number(eps_rel, "eps_rel", minimum=0.0)
+    eps_abs = check_number(eps_abs, "eps_abs", minimum=0.0)
     if eps_abs <= 0.0:
         raise ValueError(f"eps_abs must be > 0 (it protects the all-zero batch), got {eps_abs}")
     if max_term is not None:
-        max_term = _check_number(max_term, "max_term", minimum=0.0)
+        max_term = check_number(max_term, "max_term", minimum=0.0)
     pair = tuple(modality_pair)
     if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
         raise ValueError(f"modality_pair must be two integers (visible, infrared), got {pair!r}")

@@ -40,10 +40,10 @@ from torch import nn
 
 from vireid.losses._checks import compute_dtype, full_precision, warn_once, zero_loss
 from vireid.losses.triplet import (
-    _check_choice,
-    _check_number,
     _euclidean_matrix,
     _prepare,
+    check_choice,
+    check_number,
 )
 
 __all__ = ["HeteroCenterTripletLoss", "hetero_center_triplet_loss"]
@@ -83,8 +83,8 @@ def hetero_center_triplet_loss(
         Scalar loss; a graph-attached zero with a one-time warning when no centre has both a
         cross-modality positive and a negative (one modality or one identity only).
     """
-    _check_choice(variant, "variant", HCTRI_VARIANTS)
-    margin = _check_number(margin, "margin", minimum=0.0)
+    check_choice(variant, "variant", HCTRI_VARIANTS)
+    margin = check_number(margin, "margin", minimum=0.0)
     x, y, m = _prepare(
         features, labels, modalities, need_modalities=True, why="by hetero_center_triplet_loss"
     )
@@ -142,8 +142,8 @@ class HeteroCenterTripletLoss(nn.Module):
         self, margin: float = 0.3, soft_margin: bool = False, variant: str = "reference"
     ) -> None:
         super().__init__()
-        _check_choice(variant, "variant", HCTRI_VARIANTS)
-        self.margin = _check_number(margin, "margin", minimum=0.0)
+        check_choice(variant, "variant", HCTRI_VARIANTS)
+        self.margin = check_number(margin, "margin", minimum=0.0)
         self.soft_margin = bool(soft_margin)
         self.variant = variant
 

@@ -40,8 +40,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vireid.losses._checks import compute_dtype, full_precision, warn_once, zero_loss
-from vireid.losses.triplet import _check_choice, _check_number, _euclidean_matrix, _prepare
+from vireid.losses._checks import (
+    check_choice,
+    check_number,
+    compute_dtype,
+    full_precision,
+    warn_once,
+    zero_loss,
+)
+from vireid.losses.triplet import _euclidean_matrix, _prepare
 
 __all__ = ["IntraModalityLoss", "intra_modality_loss"]
 
@@ -77,9 +84,9 @@ def intra_modality_loss(
         with fewer than two identities has no separation term (it contributes its compactness
         only, with a one-time warning).
     """
-    _check_choice(form, "form", INTRA_FORMS)
-    margin = _check_number(margin, "margin", minimum=0.0)
-    rho = _check_number(rho, "rho", minimum=0.0)
+    check_choice(form, "form", INTRA_FORMS)
+    margin = check_number(margin, "margin", minimum=0.0)
+    rho = check_number(rho, "rho", minimum=0.0)
     x, y, m = _prepare(
         features, labels, modalities, need_modalities=True, why="by intra_modality_loss"
     )
@@ -184,10 +191,10 @@ class IntraModalityLoss(nn.Module):
 
     def __init__(self, form: str = "triplet", margin: float = 0.3, rho: float = 1.0) -> None:
         super().__init__()
-        _check_choice(form, "form", INTRA_FORMS)
+        check_choice(form, "form", INTRA_FORMS)
         self.form = form
-        self.margin = _check_number(margin, "margin", minimum=0.0)
-        self.rho = _check_number(rho, "rho", minimum=0.0)
+        self.margin = check_number(margin, "margin", minimum=0.0)
+        self.rho = check_number(rho, "rho", minimum=0.0)
 
     def forward(
         self,

@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vireid.losses._checks import (
+    check_choice,
     check_features,
     check_labels,
     check_modalities,
@@ -60,7 +61,7 @@ from vireid.losses._checks import (
     warn_once,
     zero_loss,
 )
-from vireid.losses.skl import _VARIANTS, Variant, _check_choice, _promoted_dtype
+from vireid.losses.skl import _VARIANTS, Variant, _promoted_dtype
 
 __all__ = [
     "InformationPurifierLoss",
@@ -125,7 +126,7 @@ def enhancement_loss(
             "raw_logits and enhanced_logits must have the same shape (B, C), got "
             f"{tuple(raw_logits.shape)} and {tuple(enhanced_logits.shape)}"
         )
-    paper = _check_choice(variant, "variant", _VARIANTS) == "paper"
+    paper = check_choice(variant, "variant", _VARIANTS) == "paper"
     _check_margin(margin)
     dtype = _promoted_dtype(raw_logits, enhanced_logits)
     with full_precision(raw_logits.device):
@@ -186,7 +187,7 @@ def reduction_loss(
     n = normalized.shape[0]
     y = check_labels(labels, "labels", n, normalized.device)
     t = check_modalities(modalities, n, normalized.device)
-    paper = _check_choice(variant, "variant", _VARIANTS) == "paper"
+    paper = check_choice(variant, "variant", _VARIANTS) == "paper"
     _check_margin(margin)
     dtype = _promoted_dtype(normalized, reduced)
     identities, inverse = torch.unique(y, return_inverse=True)
@@ -291,7 +292,7 @@ class InformationPurifierLoss(nn.Module):
         self, variant: Variant = "reference", *, margin_e: float = 0.0, margin_r: float = 0.0
     ) -> None:
         super().__init__()
-        _check_choice(variant, "variant", _VARIANTS)
+        check_choice(variant, "variant", _VARIANTS)
         _check_margin(margin_e, "margin_e")
         _check_margin(margin_r, "margin_r")
         self.variant = variant

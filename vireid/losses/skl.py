@@ -32,9 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vireid.losses._checks import (
-    check_choice as _check_choice,
-)
-from vireid.losses._checks import (
+    check_choice,
     check_features,
     check_same_batch,
     compute_dtype,
@@ -119,7 +117,7 @@ def symmetric_kl(
         ValueError: If the shapes differ or are not 2-D, or ``reduction`` is unknown.
     """
     _check_scores(s, t, "s", "t")
-    _check_choice(reduction, "reduction", _REDUCTIONS)
+    check_choice(reduction, "reduction", _REDUCTIONS)
     dtype = _promoted_dtype(s, t)
     with full_precision(s.device):
         return _divergence(s.to(dtype), t.to(dtype), "symmetric", reduction)
@@ -152,7 +150,7 @@ def kl_divergence(
         ValueError: If the shapes differ or are not 2-D, or ``reduction`` is unknown.
     """
     _check_scores(s, t, "s", "t")
-    _check_choice(reduction, "reduction", _REDUCTIONS)
+    check_choice(reduction, "reduction", _REDUCTIONS)
     dtype = _promoted_dtype(s, t)
     with full_precision(s.device):
         return _divergence(s.to(dtype), t.to(dtype), "forward", reduction)
@@ -171,8 +169,8 @@ class SymmetricKLLoss(nn.Module):
 
     def __init__(self, kl: KLMode = "symmetric", reduction: Reduction = "batchmean") -> None:
         super().__init__()
-        self.kl = _check_choice(kl, "kl", _KL_MODES)
-        self.reduction = _check_choice(reduction, "reduction", _REDUCTIONS)
+        self.kl = check_choice(kl, "kl", _KL_MODES)
+        self.reduction = check_choice(reduction, "reduction", _REDUCTIONS)
 
     def forward(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Divergence between the row-wise softmaxes of ``s`` and ``t`` (both ``(n, m)``)."""

@@ -68,10 +68,10 @@ from vireid.losses.skl import (
     KLMode,
     Reduction,
     Variant,
-    _check_choice,
     _divergence,
     _layout,
     _promoted_dtype,
+    check_choice,
 )
 
 __all__ = ["TGSALoss", "graph_affinity", "tgsa_distillation_loss", "tgsa_loss"]
@@ -196,12 +196,10 @@ def _tgsa_defaults(
     reduction: str | None,
     exclude_self: bool | None,
 ) -> tuple[str, str, str, bool]:
-    paper = _check_choice(variant, "variant", _VARIANTS) == "paper"
-    cross = _check_choice(
-        ("true" if paper else "none") if cross is None else cross, "cross", _CROSS
-    )
-    kl = _check_choice(("forward" if paper else "symmetric") if kl is None else kl, "kl", _KL_MODES)
-    reduction = _check_choice(
+    paper = check_choice(variant, "variant", _VARIANTS) == "paper"
+    cross = check_choice(("true" if paper else "none") if cross is None else cross, "cross", _CROSS)
+    kl = check_choice(("forward" if paper else "symmetric") if kl is None else kl, "kl", _KL_MODES)
+    reduction = check_choice(
         ("sum" if paper else "batchmean") if reduction is None else reduction,
         "reduction",
         _REDUCTIONS,

@@ -24,19 +24,15 @@ import torch
 from torch import nn
 
 from vireid.losses._checks import (
-    check_choice as _check_choice,
-)
-from vireid.losses._checks import (
+    check_choice,
     check_features,
     check_labels,
     check_modalities,
+    check_number,
     compute_dtype,
     full_precision,
     warn_once,
     zero_loss,
-)
-from vireid.losses._checks import (
-    check_number as _check_number,
 )
 
 __all__ = [
@@ -162,8 +158,8 @@ def triplet_loss(
     Raises:
         TypeError / ValueError: bad tensors, shapes, devices or option values.
     """
-    _check_choice(mining, "mining", MINING_MODES)
-    margin = _check_number(margin, "margin", minimum=0.0)
+    check_choice(mining, "mining", MINING_MODES)
+    margin = check_number(margin, "margin", minimum=0.0)
     x, y, m = _prepare(
         features,
         labels,
@@ -238,8 +234,8 @@ class TripletLoss(nn.Module):
         cross_modality_only: bool = False,
     ) -> None:
         super().__init__()
-        _check_choice(mining, "mining", MINING_MODES)
-        self.margin = _check_number(margin, "margin", minimum=0.0)
+        check_choice(mining, "mining", MINING_MODES)
+        self.margin = check_number(margin, "margin", minimum=0.0)
         self.soft_margin = bool(soft_margin)
         self.mining = mining
         self.cross_modality_only = bool(cross_modality_only)
@@ -341,10 +337,10 @@ def adaptive_triplet_loss(
         Scalar loss; a graph-attached zero with a one-time warning when no anchor has both a
         positive and a negative.
     """
-    _check_choice(variant, "variant", SOFT_WEIGHT_VARIANTS)
-    alpha = _check_number(alpha, "alpha")
-    gamma = _check_number(gamma, "gamma")
-    clamp = _check_number(clamp, "clamp", minimum=0.0)
+    check_choice(variant, "variant", SOFT_WEIGHT_VARIANTS)
+    alpha = check_number(alpha, "alpha")
+    gamma = check_number(gamma, "gamma")
+    clamp = check_number(clamp, "clamp", minimum=0.0)
     return _soft_weighted_triplet(
         features,
         labels,
@@ -395,7 +391,7 @@ def weighted_regularization_triplet(
         Scalar loss; a graph-attached zero with a one-time warning when no anchor has both a
         positive and a negative.
     """
-    _check_choice(variant, "variant", SOFT_WEIGHT_VARIANTS)
+    check_choice(variant, "variant", SOFT_WEIGHT_VARIANTS)
     return _soft_weighted_triplet(
         features,
         labels,
@@ -479,7 +475,7 @@ class WeightedRegularizationTriplet(nn.Module):
         variant: str = "reference",
     ) -> None:
         super().__init__()
-        _check_choice(variant, "variant", SOFT_WEIGHT_VARIANTS)
+        check_choice(variant, "variant", SOFT_WEIGHT_VARIANTS)
         self.include_self_positive = bool(include_self_positive)
         self.cross_modality_only = bool(cross_modality_only)
         self.variant = variant
@@ -540,11 +536,11 @@ class AdaptiveTripletLoss(nn.Module):
         variant: str = "reference",
     ) -> None:
         super().__init__()
-        _check_choice(variant, "variant", SOFT_WEIGHT_VARIANTS)
-        self.alpha = _check_number(alpha, "alpha")
-        self.gamma = _check_number(gamma, "gamma")
+        check_choice(variant, "variant", SOFT_WEIGHT_VARIANTS)
+        self.alpha = check_number(alpha, "alpha")
+        self.gamma = check_number(gamma, "gamma")
         self.square = bool(square)
-        self.clamp = _check_number(clamp, "clamp", minimum=0.0)
+        self.clamp = check_number(clamp, "clamp", minimum=0.0)
         self.include_self_positive = bool(include_self_positive)
         self.cross_modality_only = bool(cross_modality_only)
         self.variant = variant
