@@ -41,6 +41,8 @@ from torch import nn
 from vireid.losses._checks import compute_dtype, full_precision, warn_once, zero_loss
 from vireid.losses.triplet import (
     _euclidean_matrix,
+    _hardest_gap,
+    _hinge,
     _prepare,
     check_choice,
     check_number,
@@ -107,11 +109,7 @@ def hetero_center_triplet_loss(
                 "negative identity in this batch; returning a zero loss.",
             )
             return zero_loss(x)
-        big = torch.finfo(d.dtype).max
-        dp = d.masked_fill(~pos, -big).max(dim=1).values
-        dn = d.masked_fill(~neg, big).min(dim=1).values
-        gap = torch.where(valid, dp - dn, torch.zeros_like(dp))
-        per = torch.logaddexp(gap, torch.zeros_like(gap)) if soft_margin else (gap + margin).relu()
+        per = _hinge(_hardest_gap(d, pos, neg, valid), margin, soft_margin)
         # Each centre is repeated once per member sample: weight 1/count counts it once.
         w = torch.where(valid, 1.0 / count, torch.zeros_like(count))
         total = (per * w).sum()

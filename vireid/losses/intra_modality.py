@@ -48,7 +48,7 @@ from vireid.losses._checks import (
     warn_once,
     zero_loss,
 )
-from vireid.losses.triplet import _euclidean_matrix, _prepare
+from vireid.losses.triplet import _euclidean_matrix, _hardest_gap, _hinge, _prepare
 
 __all__ = ["IntraModalityLoss", "intra_modality_loss"]
 
@@ -128,12 +128,8 @@ def _intra_triplet(
             "intra_modality_loss: a modality in this batch has no anchor with both an "
             "in-modality positive and negative; it contributes 0.",
         )
-    big = torch.finfo(d.dtype).max
-    dp = d.masked_fill(~pos, -big).max(dim=1).values
-    dn = d.masked_fill(~neg, big).min(dim=1).values
-    gap = torch.where(valid, dp - dn, torch.zeros_like(dp))
-    per = (gap + margin).relu()
-    w = torch.where(valid, 1.0 / anchors_in_mod.clamp(min=1).to(z.dtype), torch.zeros_like(dp))
+    per = _hinge(_hardest_gap(d, pos, neg, valid), margin, soft_margin=False)
+    w = torch.where(valid, 1.0 / anchors_in_mod.clamp(min=1).to(z.dtype), torch.zeros_like(per))
     return (per * w).sum()
 
 

@@ -184,11 +184,17 @@ def triplet_loss(
         valid = pos.any(dim=1) & neg.any(dim=1)
         if not bool(valid.any()):
             return _no_triplet(x, "triplet_loss", cross_modality_only)
-        inf = torch.finfo(d.dtype).max
-        dp = d.masked_fill(~pos, -inf).max(dim=1).values
-        dn = d.masked_fill(~neg, inf).min(dim=1).values
-        gap = torch.where(valid, dp - dn, torch.zeros_like(dp))
-        return _masked_mean(_hinge(gap, margin, soft_margin), valid)
+        return _masked_mean(_hinge(_hardest_gap(d, pos, neg, valid), margin, soft_margin), valid)
+
+
+def _hardest_gap(
+    d: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    """Row-wise ``max_{pos} d − min_{neg} d`` (batch-hard mining); 0 on rows not ``valid``."""
+    big = torch.finfo(d.dtype).max
+    dp = d.masked_fill(~pos, -big).max(dim=1).values
+    dn = d.masked_fill(~neg, big).min(dim=1).values
+    return torch.where(valid, dp - dn, torch.zeros_like(dp))
 
 
 def _hinge(gap: torch.Tensor, margin: float, soft_margin: bool) -> torch.Tensor:
