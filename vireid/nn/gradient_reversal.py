@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from vireid.nn._checks import check_float_tensor
+
 __all__ = ["GradientReversal", "dann_alpha", "grad_reverse"]
 
 AlphaSchedule = Callable[[float], float]
@@ -77,10 +79,7 @@ def grad_reverse(x: torch.Tensor, alpha: float | torch.Tensor = 1.0) -> torch.Te
         TypeError: If ``x`` is not a floating-point tensor or ``alpha`` is not a real number.
         ValueError: If ``alpha`` is not finite.
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+    x = check_float_tensor(x)
     _check_alpha(alpha)
     return _GradReverse.apply(x, alpha)
 

@@ -10,6 +10,7 @@ import numbers
 import torch
 from torch import nn
 
+from vireid.nn._checks import check_float_tensor
 from vireid.nn.gradient_reversal import AlphaSchedule, GradientReversal
 
 __all__ = ["ModalityClassifier"]
@@ -102,10 +103,7 @@ class ModalityClassifier(nn.Module):
             TypeError: If ``x`` is not a floating-point tensor.
             ValueError: If ``x`` is not ``(B, in_dim)`` with ``B ≥ 1``.
         """
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+        x = check_float_tensor(x)
         if x.dim() != 2 or x.shape[1] != self.in_dim or x.shape[0] == 0:
             raise ValueError(
                 f"x must have shape (B, {self.in_dim}) with B >= 1, got {tuple(x.shape)}"

@@ -12,6 +12,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from vireid.nn._checks import check_float_tensor
+
 __all__ = ["BNNeck", "NeckOutput"]
 
 
@@ -83,10 +85,7 @@ class BNNeck(nn.Module):
             TypeError: If ``x`` is not a floating-point tensor.
             ValueError: If ``x`` is not ``(B, dim)`` with ``B ≥ 1``.
         """
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+        x = check_float_tensor(x)
         if x.dim() != 2 or x.shape[1] != self.dim or x.shape[0] == 0:
             raise ValueError(f"x must have shape (B, {self.dim}) with B >= 1, got {tuple(x.shape)}")
         return NeckOutput(x, self.bn(x))

@@ -11,16 +11,15 @@ import numbers
 import torch
 from torch import nn
 
+from vireid.nn._checks import check_float_tensor
+
 __all__ = ["GeM", "gem"]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def _check_map(x: object, name: str = "x") -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    x = check_float_tensor(x, name)
     if x.dim() < 3:
         raise ValueError(
             f"{name} must have shape (B, C, *spatial) with at least one spatial dim, "

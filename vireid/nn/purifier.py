@@ -12,6 +12,8 @@ from typing import Literal, NamedTuple
 import torch
 from torch import nn
 
+from vireid.nn._checks import check_float_tensor
+
 __all__ = ["InformationPurifier", "PurifierOutput"]
 
 MaskMode = Literal["pixel", "channel"]
@@ -134,10 +136,7 @@ class InformationPurifier(nn.Module):
             TypeError: If ``x`` is not a floating-point tensor.
             ValueError: If ``x`` is not 4-D with ``channels`` channels.
         """
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+        x = check_float_tensor(x)
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"x must have shape (B, {self.channels}, H, W), got {tuple(x.shape)}")
         normalized = self.norm(x)

@@ -20,6 +20,8 @@ from torch import nn
 from torchvision.models import ResNet18_Weights, ResNet34_Weights, ResNet50_Weights, WeightsEnum
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
+from vireid.nn._checks import check_float_tensor
+
 __all__ = ["STAGES", "ResNet", "resnet18", "resnet34", "resnet50"]
 
 STAGES: tuple[str, ...] = ("stem", "layer1", "layer2", "layer3", "layer4")
@@ -283,10 +285,7 @@ class ResNet(nn.Module):
         return x
 
     def _check_input(self, x: object) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+        x = check_float_tensor(x)
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"x must have shape (B, {self.in_channels}, H, W) for a network starting at "
