@@ -1,10 +1,38 @@
-"""Model assemblies and their backbones.
+"""Model assemblies, their criteria and recipes, and their backbones.
 
-Now: :mod:`vireid.models.backbones` (ResNet-18/34/50 with named stages, stage slicing for
-dual-stream and per-modality stems, and insertion points for adapters). Planned: the MCJA, IDKL,
-EMIF and AGW assemblies with their criteria and recipes.
+Every assembly follows one contract, which is all the training engine knows about a method:
+
+* ``model(images, modalities)`` returns a `ReIDOutput` of named tensors in training mode and
+  the retrieval embedding ``(B, D)`` in eval mode;
+* ``criterion(output, labels, modalities)`` returns a dict of named, weighted loss terms plus
+  ``"total"``;
+* a frozen `Recipe` holds every setting of a run and builds both
+  (``recipe.build_model(num_classes)``, ``recipe.build_criterion()``).
+
+Methods: `MCJA` / `MCJALoss` / `MCJARecipe` (Liang et al., IEEE TCSVT 2024) and `AGW` /
+`AGWLoss` / `AGWRecipe` (Ye et al., IEEE TPAMI 2021). `METHODS` and `get_recipe` look them up by
+name. Backbones: :mod:`vireid.models.backbones`.
 """
 
 from vireid.models import backbones
+from vireid.models.agw import AGW, AGWLoss, AGWRecipe
+from vireid.models.head import EmbeddingHead
+from vireid.models.mcja import MCJA, MCJALoss, MCJARecipe
+from vireid.models.methods import METHODS, get_recipe
+from vireid.models.output import ReIDOutput
+from vireid.models.recipe import Recipe
 
-__all__ = ["backbones"]
+__all__ = [
+    "AGW",
+    "MCJA",
+    "METHODS",
+    "AGWLoss",
+    "AGWRecipe",
+    "EmbeddingHead",
+    "MCJALoss",
+    "MCJARecipe",
+    "ReIDOutput",
+    "Recipe",
+    "backbones",
+    "get_recipe",
+]

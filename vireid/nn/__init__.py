@@ -7,6 +7,7 @@
 * :class:`ModalityDistributionAdapter` — MCJA's residual modality distribution adapter.
 * :class:`GeM` / :func:`gem` — generalised-mean pooling (p = 3 in IDKL, MCJA and AGW).
 * :class:`BNNeck` — the BN neck with a frozen bias (:class:`NeckOutput`).
+* :class:`NonLocal` — the residual dot-product non-local block of the AGW baseline.
 
 Every block is a plain ``nn.Module`` (no TorchScript), keeps the input's device and dtype, and
 checks its input at the boundary. The guide ``docs/nn.md`` shows where each block sits in MCJA,
@@ -17,6 +18,7 @@ from vireid.nn.gradient_reversal import GradientReversal, dann_alpha, grad_rever
 from vireid.nn.mda import ModalityDistributionAdapter
 from vireid.nn.modality_classifier import ModalityClassifier
 from vireid.nn.neck import BNNeck, NeckOutput
+from vireid.nn.non_local import NonLocal
 from vireid.nn.pooling import GeM, gem
 from vireid.nn.purifier import InformationPurifier, PurifierOutput
 
@@ -28,6 +30,7 @@ __all__ = [
     "ModalityClassifier",
     "ModalityDistributionAdapter",
     "NeckOutput",
+    "NonLocal",
     "PurifierOutput",
     "dann_alpha",
     "gem",

@@ -63,12 +63,18 @@ class ResNet(nn.Module):
     downsample conv) to 1, doubling the final map (24×12 instead of 12×6 at 384×192), as IDKL
     and AGW do; MCJA keeps 2.
 
+    ``width`` scales every stage: the stem has ``width`` channels and stage ``i`` has
+    ``width · 2^(i−1)`` (times 4 for bottlenecks). The default 64 is torchvision's network, the
+    only width pretrained weights exist for; a thinner network (``width=32`` costs about a
+    quarter of the FLOPs) is what makes a from-scratch demo train in minutes on a CPU.
+
     Build instances with :func:`resnet18`, :func:`resnet34` or :func:`resnet50`, which also load
     pretrained weights.
 
     Args:
         arch: ``"resnet18"``, ``"resnet34"`` or ``"resnet50"``. Default ``"resnet50"``.
         last_stride: 1 or 2. Default 2 (torchvision's network unchanged).
+        width: Channels of the stem, a positive multiple of 8. Default 64 (torchvision).
 
     Shape:
         - Input: ``(B, C_in, H, W)``, ``C_in`` the input channels of the first stage held
@@ -77,22 +83,28 @@ class ResNet(nn.Module):
           ``layer4``; ``H' = H/32, W' = W/32`` with last stride 2, ``/16`` with 1).
     """
 
-    def __init__(self, arch: str = "resnet50", last_stride: Literal[1, 2] = 2) -> None:
+    def __init__(
+        self, arch: str = "resnet50", last_stride: Literal[1, 2] = 2, width: int = 64
+    ) -> None:
         super().__init__()
         if arch not in _ARCHS:
             raise ValueError(f"arch must be one of {sorted(_ARCHS)}, got {arch!r}")
         if isinstance(last_stride, bool) or last_stride not in (1, 2):
             raise ValueError(f"last_stride must be 1 or 2, got {last_stride!r}")
+        width = _check_width(width)
         block, layers, _ = _ARCHS[arch]
         net = torchvision.models.resnet.ResNet(block, list(layers))  # type: ignore[arg-type]
+        if width != 64:
+            _rescale(net, block, layers, width)
         self.arch = arch
         self.last_stride = int(last_stride)
+        self.width = width
         self.stage_names: tuple[str, ...] = STAGES
         expansion = 4 if block is Bottleneck else 1
         # Output channels of every stage, kept whole in slices so they know their input width.
-        self.stage_channels: dict[str, int] = {"stem": 64}
-        for i, width in enumerate((64, 128, 256, 512), start=1):
-            self.stage_channels[f"layer{i}"] = width * expansion
+        self.stage_channels: dict[str, int] = {"stem": width}
+        for i in range(1, 5):
+            self.stage_channels[f"layer{i}"] = width * 2 ** (i - 1) * expansion
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = (
             net.layer1,
@@ -168,7 +180,7 @@ class ResNet(nn.Module):
         names = self.stage_names[i : j + 1]
         part = ResNet.__new__(ResNet)
         nn.Module.__init__(part)
-        part.arch, part.last_stride = self.arch, self.last_stride
+        part.arch, part.last_stride, part.width = self.arch, self.last_stride, self.width
         part.stage_names = names
         part.stage_channels = dict(self.stage_channels)
         for name in names:
@@ -310,7 +322,44 @@ class ResNet(nn.Module):
 
     def extra_repr(self) -> str:
         """Settings shown in ``repr(module)``."""
-        return f"arch={self.arch!r}, last_stride={self.last_stride}, stages={self.stage_names}"
+        width = f", width={self.width}" if self.width != 64 else ""
+        return (
+            f"arch={self.arch!r}, last_stride={self.last_stride}{width}, stages={self.stage_names}"
+        )
+
+
+def _check_width(width: object) -> int:
+    if isinstance(width, bool) or not isinstance(width, numbers.Integral):
+        raise TypeError(f"width must be an int, got {type(width).__name__}")
+    if width <= 0 or width % 8:
+        raise ValueError(f"width must be a positive multiple of 8, got {width}")
+    return int(width)
+
+
+def _rescale(
+    net: torchvision.models.resnet.ResNet,
+    block: type[nn.Module],
+    layers: tuple[int, ...],
+    width: int,
+) -> None:
+    """Rebuild the stem and the four layers of ``net`` with ``width`` base channels.
+
+    torchvision fixes the base width at 64; its own ``_make_layer`` builds the scaled layers,
+    so the module names, block structure and initialisation stay torchvision's.
+    """
+    net.inplanes = width
+    net.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = nn.BatchNorm2d(width)
+    for i, depth in enumerate(layers, start=1):
+        stride = 1 if i == 1 else 2
+        setattr(net, f"layer{i}", net._make_layer(block, width * 2 ** (i - 1), depth, stride))
+    # The initialisation torchvision's constructor applies to every conv and BN.
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
 
 def _deepcopy(module: ResNet) -> ResNet:
@@ -373,9 +422,17 @@ def _read_state_dict(
     )
 
 
-def _build(arch: str, pretrained: Pretrained, last_stride: Literal[1, 2], progress: bool) -> ResNet:
+def _build(
+    arch: str, pretrained: Pretrained, last_stride: Literal[1, 2], progress: bool, width: int
+) -> ResNet:
+    width = _check_width(width)
+    if width != 64 and pretrained not in (None, False):
+        raise ValueError(
+            f"pretrained weights exist only for width=64 (torchvision's {arch}), got width={width}"
+            "; train a thinner network from scratch with pretrained=False"
+        )
     state = _read_state_dict(arch, pretrained, progress)
-    model = ResNet(arch, last_stride=last_stride)
+    model = ResNet(arch, last_stride=last_stride, width=width)
     if state is not None:
         # torchvision's ImageNet classifier has no counterpart here.
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
@@ -387,7 +444,11 @@ def _build(arch: str, pretrained: Pretrained, last_stride: Literal[1, 2], progre
 
 
 def resnet18(
-    pretrained: Pretrained = False, last_stride: Literal[1, 2] = 2, progress: bool = True
+    pretrained: Pretrained = False,
+    last_stride: Literal[1, 2] = 2,
+    progress: bool = True,
+    *,
+    width: int = 64,
 ) -> ResNet:
     """ResNet-18 backbone (512-d output); small enough for CPU demos and tests.
 
@@ -397,6 +458,10 @@ def resnet18(
             path to a local state dict (torchvision layout; ``fc.*`` entries are ignored).
         last_stride: Stride of ``layer4``: 2 (default) or 1.
         progress: Show torchvision's download progress bar.
+        width: Stem channels (a multiple of 8); 64 (default) is torchvision's network. A
+            thinner network trains from scratch only (``pretrained=False``).
+
+    Parameter counts: 11,176,512 at width 64; 2,798,880 at width 32.
 
     Returns:
         A :class:`ResNet` with all five stages.
@@ -404,24 +469,33 @@ def resnet18(
     Raises:
         FileNotFoundError: If a path is given that does not exist.
         RuntimeError: If a download fails (e.g. offline) or the weights do not fit.
+        ValueError: If pretrained weights are asked for a width other than 64.
     """
-    return _build("resnet18", pretrained, last_stride, progress)
+    return _build("resnet18", pretrained, last_stride, progress, width)
 
 
 def resnet34(
-    pretrained: Pretrained = False, last_stride: Literal[1, 2] = 2, progress: bool = True
+    pretrained: Pretrained = False,
+    last_stride: Literal[1, 2] = 2,
+    progress: bool = True,
+    *,
+    width: int = 64,
 ) -> ResNet:
-    """ResNet-34 backbone (512-d output); arguments as :func:`resnet18`.
+    """ResNet-34 backbone (512-d output); arguments (``width`` included) as :func:`resnet18`.
 
     Raises:
         FileNotFoundError: If a path is given that does not exist.
         RuntimeError: If a download fails (e.g. offline) or the weights do not fit.
     """
-    return _build("resnet34", pretrained, last_stride, progress)
+    return _build("resnet34", pretrained, last_stride, progress, width)
 
 
 def resnet50(
-    pretrained: Pretrained = False, last_stride: Literal[1, 2] = 2, progress: bool = True
+    pretrained: Pretrained = False,
+    last_stride: Literal[1, 2] = 2,
+    progress: bool = True,
+    *,
+    width: int = 64,
 ) -> ResNet:
     """ResNet-50 backbone (2048-d output), the backbone of IDKL, MCJA, AGW and EMIF.
 
@@ -441,6 +515,7 @@ def resnet50(
             :class:`~torchvision.models.ResNet50_Weights` member, or a local path.
         last_stride: Stride of ``layer4``: 2 (default, MCJA) or 1 (IDKL, AGW).
         progress: Show torchvision's download progress bar.
+        width: Stem width, a multiple of 8; 64 (default) is torchvision's network.
 
     Returns:
         A :class:`ResNet` with all five stages.
@@ -449,4 +524,4 @@ def resnet50(
         FileNotFoundError: If a path is given that does not exist.
         RuntimeError: If a download fails (e.g. offline) or the weights do not fit.
     """
-    return _build("resnet50", pretrained, last_stride, progress)
+    return _build("resnet50", pretrained, last_stride, progress, width)
