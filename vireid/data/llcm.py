@@ -100,6 +100,16 @@ class LLCM:
         self.train = [Sample(s.path, s.pid, s.cam, s.modality, label)
                       for s, label in train_vis + train_nir]  # fmt: skip
 
+    @property
+    def label_map(self) -> dict[int, int]:
+        """Training label of every training identity: dataset pid → ``0..C-1``."""
+        return {s.pid: s.label for s in self.train}
+
+    @property
+    def num_classes(self) -> int:
+        """Number of training identities (the classifier's output size)."""
+        return len({s.label for s in self.train})
+
     # --- construction ------------------------------------------------------------------
 
     def _read(self, name: str, modality: int, problems: list[str]) -> list[tuple[Sample, int]]:

@@ -86,6 +86,16 @@ class RegDB:
         self.test_visible = [s for s, _ in lists["test", "visible"]]
         self.test_thermal = [s for s, _ in lists["test", "thermal"]]
 
+    @property
+    def label_map(self) -> dict[int, int]:
+        """Training label of every training identity: dataset pid → ``0..C-1``."""
+        return {s.pid: s.label for s in self.train}
+
+    @property
+    def num_classes(self) -> int:
+        """Number of training identities (the classifier's output size)."""
+        return len({s.label for s in self.train})
+
     def _read(self, name: str, problems: list[str]) -> list[tuple[Sample, int]]:
         out = []
         for e in read_index_file(self.root, name, problems):

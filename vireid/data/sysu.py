@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from vireid.data.errors import DatasetLayoutError
 from vireid.data.sample import INFRARED, VISIBLE, Sample
+from vireid.data.validation import ValidationSplit, hold_out_identities
 
 __all__ = ["SYSUMM01"]
 
@@ -200,13 +201,37 @@ class SYSUMM01:
     def train(self) -> list[Sample]:
         """Training images of train ∪ val: the visible list, then the infrared list (AGW order)."""
         ids = self.train_ids + self.val_ids
-        order = sorted(ids) if self.label_order == "sorted" else ids
-        label_of = {pid: i for i, pid in enumerate(order)}
+        label_of = self.label_map
         out = [Sample(p, pid, cam, VISIBLE, label_of[pid])
                for p, pid, cam in self._enumerate(ids, VISIBLE_CAMS)]  # fmt: skip
         out += [Sample(p, pid, cam, INFRARED, label_of[pid])
                 for p, pid, cam in self._enumerate(ids, INFRARED_CAMS)]  # fmt: skip
         return out
+
+    @property
+    def label_map(self) -> dict[int, int]:
+        """Training label of every training identity (train ∪ val): dataset pid → ``0..C-1``."""
+        ids = self.train_ids + self.val_ids
+        order = sorted(ids) if self.label_order == "sorted" else ids
+        return {pid: i for i, pid in enumerate(order)}
+
+    @property
+    def num_classes(self) -> int:
+        """Number of training identities (train ∪ val; 395 for the official split)."""
+        return len(self.label_map)
+
+    def validation_split(self) -> ValidationSplit:
+        """Hold the identities of ``exp/val_id.txt`` out of training, for model selection.
+
+        The standard protocol trains on train ∪ val (395 identities). To choose a checkpoint
+        without looking at the test set, train on ``exp/train_id.txt`` only and validate on the
+        val identities: their infrared images query all their visible images, with the SYSU
+        camera rule (camera-3 queries skip camera-2 images).
+
+        Returns:
+            A `vireid.data.ValidationSplit` (training labels ``0..len(train_ids)-1``).
+        """
+        return hold_out_identities(self.train, self.val_ids, exclude="sysu")
 
     def query(self) -> list[Sample]:
         """Every infrared test image (cameras 3 and 6); the same for all-search and indoor."""
