@@ -38,9 +38,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.oracles import losses_idkl as idkl_oracle
-from tests.oracles import losses_metric as metric_oracle
-from tests.oracles.losses_cmr import oracle_soft_rank
+from benchmarks.baselines import losses_idkl as idkl_oracle
+from benchmarks.baselines import losses_metric as metric_oracle
+from benchmarks.baselines.losses_cmr import oracle_soft_rank
 from vireid import losses as L
 from vireid.ops.permutahedron import _import_torchsort
 

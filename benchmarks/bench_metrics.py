@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.oracles
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.baselines
 
-from tests.oracles.ranking_numpy import numpy_rank_metrics
+from benchmarks.baselines.ranking_numpy import numpy_rank_metrics
 from vireid.metrics import llcm_metrics, rank_metrics, regdb_metrics, sysu_metrics  # noqa: F401
 
 

@@ -38,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.oracles.soft_rank_numpy import soft_rank_vjp
+from benchmarks.baselines.soft_rank_numpy import soft_rank_vjp
 from vireid.ops import soft_rank
 from vireid.ops.permutahedron import _import_torchsort
 

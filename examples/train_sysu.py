@@ -39,6 +39,7 @@ from vireid.engine import (
     seed_everything,
     unwrap_model,
     versions,
+    write_text_atomic,
 )
 from vireid.metrics import ProtocolResult
 from vireid.models import METHODS, Recipe, get_recipe
@@ -279,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         untrained = evaluate_sysu(extractor, dataset, "all", 1, "official", trials)
         untrained_dict = untrained.to_dict()
         if ctx.is_main:
-            untrained_path.write_text(json.dumps(untrained_dict))
+            write_text_atomic(untrained_path, json.dumps(untrained_dict))
             print(f"untrained model, SYSU-MM01 all-search single-shot "
                   f"({time.perf_counter() - start:.1f} s):\n{untrained}", flush=True)  # fmt: skip
 
@@ -331,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         "amp": args.amp,
         "versions": versions(),
     }  # fmt: skip
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    write_text_atomic(out / "results.json", json.dumps(results, indent=2))
     shown = {"trained": trained} if untrained is None else {"untrained": untrained,
                                                              "trained": trained}  # fmt: skip
     plot = save_cmc_plot(shown, out / "cmc.png", title=f"{recipe.method} ({preset_name})")

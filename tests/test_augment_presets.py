@@ -103,8 +103,20 @@ def test_batch_augment_out_buffer_and_errors():
         aug(_batch(h=20), torch.zeros(6))
     with pytest.raises(ValueError, match="modality"):
         aug(x, torch.zeros(5))
+    # 1-based labels would silently skip VIMC on every visible image.
+    with pytest.raises(ValueError, match=r"0 \(visible\) or 1 \(infrared\), found \[2\]"):
+        aug(x, torch.tensor([1, 2, 1, 2, 1, 2]))
+    with pytest.raises(ValueError, match=r"found \[-1\]"):
+        aug(x, torch.tensor([0, 1, -1, 0, 1, 0]))
+    with pytest.raises(TypeError, match="modality must hold integers"):
+        aug(x, torch.zeros(6))
     with pytest.raises(ValueError, match="recipe"):
         BatchAugment("simclr")
+    with pytest.raises(ValueError, match="view and variant only apply to recipe='caj'"):
+        BatchAugment("mcja", (24, 12), view="strong")
+    with pytest.raises(ValueError, match="variant='pami23'"):
+        BatchAugment("agw", (24, 12), variant="pami23")
+    BatchAugment("caj", (24, 12), view="strong", variant="pami23")
 
 
 def test_per_image_presets_on_pil():

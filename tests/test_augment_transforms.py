@@ -656,3 +656,16 @@ def test_module_methods_of_torch_still_work():
     assert container["vimc"](x).shape == x.shape
     clone = pickle.loads(pickle.dumps(copy.deepcopy(VIMC(generator=gen(1)))))
     assert torch.equal(clone(x), VIMC(generator=gen(1))(x))
+
+
+def test_hue_on_a_normalised_tensor_is_an_error():
+    from vireid.augment.transforms import adjust_hue
+
+    img = torch.rand(2, 3, 8, 4)
+    adjust_hue(img, 0.1)  # [0, 1] floats are the contract
+    normalised = (img - 0.45) / 0.225
+    with pytest.raises(ValueError, match=r"values in \[0, 1\] for a hue shift.*normalise"):
+        adjust_hue(normalised, 0.1)
+    with pytest.raises(ValueError, match="hue shift"):
+        adjust_hue(img * 255, 0.0)  # floats on the 0..255 scale: pass uint8 instead
+    assert adjust_hue((img * 255).to(torch.uint8), 0.1).dtype == torch.uint8

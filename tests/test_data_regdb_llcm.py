@@ -145,7 +145,7 @@ def test_llcm_reports_every_problem(tmp_path):
     with pytest.raises(DatasetLayoutError) as err:
         LLCM(tmp_path)
     text = str(err.value)
-    assert "missing index file idx/test_id.txt" in text
+    assert "missing id file idx/test_id.txt" in text
     assert f"image {first} is missing" in text
     assert "no '_c<camera>_' token" in text
 

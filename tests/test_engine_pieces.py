@@ -201,3 +201,23 @@ def test_run_log_tensorboard_missing_is_a_clear_error(tmp_path, monkeypatch):
 def test_all_gather_rows_without_a_group_is_the_identity():
     rows = torch.randn(3, 2)
     assert all_gather_rows(rows, 3) is rows
+
+
+def test_atomic_writes_leave_the_old_file_or_none(tmp_path):
+    import os
+
+    from vireid.engine import atomic_open, write_text_atomic
+
+    target = tmp_path / "deep" / "results.json"
+    write_text_atomic(target, '{"ok": 1}')
+    assert target.read_text() == '{"ok": 1}'
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
+    with pytest.raises(RuntimeError, match="disk full"), atomic_open(target, "w") as f:
+        f.write('{"half')
+        raise RuntimeError("disk full")
+    assert target.read_text() == '{"ok": 1}'  # the previous file, intact
+    assert sorted(p.name for p in target.parent.iterdir()) == ["results.json"]  # no temp left
+    with pytest.raises(ValueError, match="mode must be 'wb' or 'w'"), atomic_open(target, "a"):
+        pass

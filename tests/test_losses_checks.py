@@ -14,13 +14,17 @@ from vireid.losses import (
 from vireid.losses._checks import check_number, zero_loss
 
 
-def test_zero_loss_is_zero_even_for_non_finite_inputs():
-    x = torch.tensor([[float("inf"), 1.0], [float("nan"), 2.0]], requires_grad=True)
+def test_zero_loss_is_an_attached_zero_that_lets_non_finite_inputs_through():
+    x = torch.tensor([[3.0, 1.0], [-2.0, 2.0]], requires_grad=True)
     y = torch.ones(3, requires_grad=True)
     z = zero_loss(x, y)
     assert float(z.detach()) == 0.0
     z.backward()
     assert torch.equal(x.grad, torch.zeros_like(x)) and torch.equal(y.grad, torch.zeros_like(y))
+    for poison in (float("inf"), float("nan")):
+        bad = x.detach().clone()
+        bad[1, 0] = poison
+        assert torch.isnan(zero_loss(bad.requires_grad_(), y))
 
 
 def test_check_number():

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.oracles.losses_cmr import cmr_loss_reference
+from benchmarks.baselines.losses_cmr import cmr_loss_reference
 from vireid.losses import _checks
 from vireid.losses.cmr import CMRLoss, cmr_loss
 from vireid.ops.permutahedron import _import_torchsort

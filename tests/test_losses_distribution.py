@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vireid.losses._checks as checks
-from tests.oracles import losses_metric as oracle
+from benchmarks.baselines import losses_metric as oracle
 from vireid.losses.distribution import (
     DistributionConsistencyLoss,
     distribution_consistency_loss,

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.oracles import losses_idkl as oracle
+from benchmarks.baselines import losses_idkl as oracle
 from vireid.losses import _checks
 from vireid.losses.confusion import (
     ModalityConfusionLoss,

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.oracles.ranking_loop import loop_rank_metrics
+from benchmarks.baselines.ranking_loop import loop_rank_metrics
 from vireid.metrics import rank_metrics
 
 

@@ -9,14 +9,14 @@ import pytest
 import torch
 
 import vireid.metrics.ranking as ranking_module
-from tests.oracles.ranking_loop import (
+from benchmarks.baselines.ranking_loop import (
     agw_eval_regdb,
     agw_eval_sysu,
     deen_eval_llcm,
     loop_rank_metrics,
     mpanet_eval_sysu,
 )
-from tests.oracles.ranking_numpy import numpy_rank_metrics
+from benchmarks.baselines.ranking_numpy import numpy_rank_metrics
 from vireid.metrics import (
     exclusion_mask,
     llcm_metrics,

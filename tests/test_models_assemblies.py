@@ -116,6 +116,8 @@ def test_bad_images_are_clear_errors(name):
         model(torch.zeros(2, 3, 32, 16, dtype=torch.uint8), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
         model(torch.zeros(2, 1, 32, 16), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"0 \(visible\) or 1 \(infrared\), found \[2\]"):
+        model(torch.zeros(2, 3, 32, 16), torch.tensor([1, 2]))  # 1-based labels
     with pytest.raises(ValueError, match="num_classes must be >= 1"):
         ASSEMBLIES[name](0, **TINY)
     with pytest.raises(ValueError, match="arch must be one of"):

@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.oracles import soft_rank_numpy as oracle
-from vireid.ops import soft_rank, soft_sort
+from benchmarks.baselines import soft_rank_numpy as oracle
+from vireid.ops import permutahedron, soft_rank, soft_sort
 from vireid.ops.permutahedron import _import_torchsort
 
 REGS = ("l2", "kl")
@@ -272,3 +272,44 @@ def test_partition_of_a_row_does_not_depend_on_the_rest_of_the_batch():
     crowd = torch.cat([y, torch.arange(12, 0, -1, dtype=torch.float32).repeat(5000, 1)])
     together, _ = pav(crowd, None)
     assert torch.equal(alone[0], together[0])
+
+
+@pytest.mark.parametrize("regularization", ["l2", "kl"])
+@pytest.mark.parametrize("strength", [1e-6, 1e-9, 1e-12, 1e-20])
+def test_float32_keeps_the_ranks_at_extreme_scale(regularization, strength):
+    # x/ε of 1e8 and beyond once cancelled the ranks to all zeros in float32.
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(6, 40, generator=g)
+    x[:, 3] = x[:, 7]  # a tie, pooled into one block
+    ours = soft_rank(x, regularization=regularization, regularization_strength=strength,
+                     backend="torch")  # fmt: skip
+    ref = soft_rank(x.double(), regularization=regularization, regularization_strength=strength,
+                    backend="torch")  # fmt: skip
+    torch.testing.assert_close(ours.double(), ref, rtol=0, atol=1e-4)
+    hard = x.argsort(dim=1).argsort(dim=1).double() + 1
+    untied = torch.ones(40, dtype=torch.bool)
+    untied[[3, 7]] = False
+    torch.testing.assert_close(ours.double()[:, untied], hard[:, untied], rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("fn", [soft_rank, soft_sort])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_auto_hands_torchsort_float32_and_returns_the_input_dtype(monkeypatch, fn, dtype):
+    seen = []
+
+    class FakeTorchsort:
+        @staticmethod
+        def soft_rank(v, **kw):
+            seen.append(v.dtype)
+            return soft_rank(v, backend="torch", **kw)
+
+        @staticmethod
+        def soft_sort(v, **kw):
+            seen.append(v.dtype)
+            return soft_sort(v, backend="torch", **kw)
+
+    monkeypatch.setattr(permutahedron, "_import_torchsort", lambda: FakeTorchsort)
+    x = torch.randn(3, 9).to(dtype)
+    out = fn(x, regularization_strength=0.5)
+    assert seen == [torch.float32] and out.dtype == dtype
+    torch.testing.assert_close(out, fn(x, regularization_strength=0.5, backend="torch"))

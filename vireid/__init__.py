@@ -3,11 +3,22 @@
 Subpackages (imports point downward only; each loads on first use, so taking one piece does not
 pull in the others):
 
-* `vireid.metrics` — protocol-exact CMC / mAP / mINP, exclusion rules, trial averaging.
-* `vireid.ops` — small numeric kernels (pairwise distances; soft rank/sort to come).
-* `vireid.data` — dataset readers (SYSU-MM01, RegDB, LLCM), `Sample`, `ImageDataset`.
-* `vireid.engine` — benchmark protocol runners.
-* `vireid.augment`, `vireid.nn`, `vireid.losses`, `vireid.models` — filled in by later releases.
+* [`vireid.metrics`][vireid.metrics] — protocol-exact CMC / mAP / mINP, exclusion rules, trial
+  averaging.
+* [`vireid.ops`][vireid.ops] — small numeric kernels: pairwise distances, exact differentiable soft
+  rank/sort.
+* [`vireid.augment`][vireid.augment] — MCJA and CAJ modality augmentations, per image and batched on
+  the device.
+* [`vireid.nn`][vireid.nn] — network blocks: gradient reversal, modality classifier, purifier, MDA,
+  non-local, GeM, BN neck.
+* [`vireid.losses`][vireid.losses] — CMR, the IDKL alignment losses, the identity/triplet family,
+  distribution consistency.
+* [`vireid.data`][vireid.data] — dataset readers (SYSU-MM01, RegDB, LLCM), `Sample`, `ImageDataset`,
+  P×K samplers, synthetic data, validation splits.
+* [`vireid.models`][vireid.models] — the MCJA and AGW assemblies with their criteria and recipes;
+  ResNet backbones.
+* [`vireid.engine`][vireid.engine] — training loop, checkpoints, logs, DDP, feature extraction,
+  protocol runners.
 """
 
 from __future__ import annotations

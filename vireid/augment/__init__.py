@@ -2,13 +2,13 @@
 
 Three layers (see the "Modality augmentations" docs page):
 
-* `vireid.augment.functional` — deterministic ops with explicit, per-sample parameters on
-  ``(..., 3, H, W)`` float or uint8 tensors;
+* [`vireid.augment.functional`][vireid.augment.functional] — deterministic ops with explicit,
+  per-sample parameters on ``(..., 3, H, W)`` float or uint8 tensors;
 * the modules below — per-sample random parameters from an optional `torch.Generator`, on PIL
   images, ``(3, H, W)`` tensors or ``(B, 3, H, W)`` batches, with ``return_params`` and
   ``replay`` for exact reapplication;
-* `vireid.augment.presets` — the MCJA, CAJ and AGW pipelines per image, and `BatchAugment`,
-  the same recipes on a uint8 batch already on the device.
+* [`vireid.augment.presets`][vireid.augment.presets] — the MCJA, CAJ and AGW pipelines per image,
+  and `BatchAugment`, the same recipes on a uint8 batch already on the device.
 """
 
 from vireid.augment import functional, presets

@@ -37,10 +37,10 @@ __all__ = [
     "weighted_grayscale",
 ]
 
-#: Grey conversion used by CAJ's channel exchange (ITU-R BT.601 luma weights).
 GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)
-#: Modes of `channel_select`.
+"""Grey conversion used by CAJ's channel exchange (ITU-R BT.601 luma weights)."""
 CHANNEL_SELECT_MODES = ("r", "g", "b", "avg", "rg_avg", "rb_avg", "gb_avg")
+"""Modes of `channel_select`."""
 _PAIRS = {"rg_avg": (0, 1), "rb_avg": (0, 2), "gb_avg": (1, 2)}
 
 Param = float | int | torch.Tensor
@@ -120,6 +120,7 @@ def _three(single: torch.Tensor) -> torch.Tensor:
 
 def _box_masks(img: torch.Tensor, box: Box, check: bool) -> torch.Tensor:
     """Boolean (..., 1, H, W) mask of the box ``(top, left, height, width)`` of each image."""
+    parts: tuple[Param, ...]
     if isinstance(box, torch.Tensor):
         if box.shape[-1:] != (4,):
             raise ValueError(f"box must have a last dimension of 4, got shape {tuple(box.shape)}")
@@ -250,8 +251,9 @@ def channel_select(img: torch.Tensor, mode: str) -> torch.Tensor:
     Args:
         img: ``(..., 3, H, W)`` float or uint8 image(s).
         mode: ``"r"``, ``"g"``, ``"b"``, ``"avg"`` (mean of the three) or ``"rg_avg"``,
-            ``"rb_avg"``, ``"gb_avg"`` (mean of two; the reference's versions of these are
-            broken, see the spec §1.4). Per-sample channel choice: use `channel_exchange`.
+            ``"rb_avg"``, ``"gb_avg"`` (mean of two; the reference code's versions of these
+            are broken: they average over the width axis). Per-sample channel choice: use
+            `channel_exchange`.
 
     Returns:
         Tensor like ``img`` with three identical channels.

@@ -14,9 +14,10 @@ from vireid.augment.functional import check_image
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "hflip", "normalize", "pad_crop"]
 
-#: ImageNet statistics used by every VI-ReID pipeline, for both modalities.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+"""Per-channel ImageNet mean used by every VI-ReID pipeline, for both modalities."""
 IMAGENET_STD = (0.229, 0.224, 0.225)
+"""Per-channel ImageNet standard deviation, the companion of `IMAGENET_MEAN`."""
 
 
 def hflip(img: torch.Tensor, flip: torch.Tensor | bool) -> torch.Tensor:

@@ -8,9 +8,9 @@ DataLoader only decodes and resizes), with every random parameter drawn per samp
 
 | recipe | visible images | infrared images |
 |---|---|---|
-| ``"mcja"`` (MCJA, spec mcja.md §1.5) | VIMC slot, flip, pad 10 (fill 127) + crop, normalise, random erasing (p 0.5, value 0) | the same without VIMC |
-| ``"caj"`` (CAJ, spec channel_aug §A.2.5, §A.3) | pad 10 (fill 0) + crop, flip, normalise, channel random erasing, then channel exchange for ``view="strong"`` | the same, then adaptive gray |
-| ``"agw"`` (AGW, spec protocols §5.2) | pad 10 (fill 0) + crop, flip, normalise | the same |
+| ``"mcja"`` (MCJA, Liang et al., TCSVT 2024) | VIMC slot, flip, pad 10 (fill 127) + crop, normalise, random erasing (p 0.5, value 0) | the same without VIMC |
+| ``"caj"`` (CAJ, Ye et al., ICCV 2021) | pad 10 (fill 0) + crop, flip, normalise, channel random erasing, then channel exchange for ``view="strong"`` | the same, then adaptive gray |
+| ``"agw"`` (AGW, Ye et al., TPAMI 2021) | pad 10 (fill 0) + crop, flip, normalise | the same |
 """  # noqa: E501
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torchvision.transforms import v2
 
+from vireid._modality import check_modality_values
 from vireid.augment.functional import _box_masks, channel_exchange
 from vireid.augment.geometry import IMAGENET_MEAN, IMAGENET_STD
 from vireid.augment.transforms import (
@@ -84,7 +85,7 @@ def agw_train(size: Size = (288, 144)) -> v2.Compose:
 def mcja_train(
     size: Size = (384, 192), modality: Literal["visible", "infrared"] = "visible"
 ) -> v2.Compose:
-    """MCJA training transform (spec mcja.md §1.5).
+    """MCJA training transform (Liang et al., TCSVT 2024, as in the released code).
 
     Visible: resize, one VIMC slot (hue jitter / weighted grayscale / cross-channel cutmix /
     spectrum jitter, each at p 0.5), flip, pad 10 with 127 and random crop, normalise, random
@@ -121,7 +122,7 @@ def mcja_test(size: Size = (384, 192), view: Literal["none", "r", "g", "b"] = "n
 def caj_train(
     size: Size = (288, 144), variant: Literal["iccv21", "pami23"] = "iccv21"
 ) -> tuple[v2.Compose, v2.Compose, v2.Compose]:
-    """CAJ's three training streams (spec channel_aug §A.3): visible weak, visible strong, IR.
+    """CAJ's three training streams (Ye et al., ICCV 2021): visible weak, visible strong, IR.
 
     All: resize, pad 10 (fill 0), random crop, flip, normalise, channel random erasing. The
     strong visible stream then exchanges channels; the infrared stream applies adaptive gray.
@@ -197,6 +198,12 @@ class BatchAugment(torch.nn.Module):
             raise ValueError(f"view must be 'weak' or 'strong', got {view!r}")
         if variant not in ("iccv21", "pami23"):
             raise ValueError(f"variant must be 'iccv21' or 'pami23', got {variant!r}")
+        if recipe != "caj" and (view, variant) != ("weak", "iccv21"):
+            # Silently ignoring them would let a run believe it used CAJ's strong view.
+            raise ValueError(
+                f"view and variant only apply to recipe='caj'; recipe={recipe!r} got "
+                f"view={view!r}, variant={variant!r}. Leave them at their defaults."
+            )
         self.recipe, self.size, self.view, self.variant = recipe, _check_size(size), view, variant
         self.generator = generator
         plus = variant == "pami23"
@@ -217,16 +224,26 @@ class BatchAugment(torch.nn.Module):
         return torch.randint(0, high, (n,), device=where, generator=self.generator).to(device)
 
     def forward(
-        self, batch: torch.Tensor, modality: torch.Tensor, *, out: torch.Tensor | None = None
+        self,
+        batch: torch.Tensor,
+        modality: torch.Tensor,
+        *,
+        out: torch.Tensor | None = None,
+        check: bool | None = None,
     ) -> torch.Tensor:
         """Augment ``batch`` (uint8 ``(B, 3, H, W)``) according to ``modality`` ``(B,)``.
 
         Args:
             batch: uint8 images on any device.
-            modality: ``(B,)`` labels, 0 visible and 1 infrared.
+            modality: ``(B,)`` labels, 0 visible and 1 infrared. Any other value (1-based
+                labels ``{1, 2}``, say) is an error, since it would silently switch the
+                visible-only ops off or on for the wrong images.
             out: Optional float32 tensor of the batch's shape and device to write the
                 result into. Reusing one buffer across steps saves the page faults of a fresh
                 allocation on a CPU.
+            check: Check that ``modality`` holds only 0 and 1. Default ``None``: on CPU
+                tensors (free), not on an accelerator, where it would add a host sync per
+                batch; the training engine checks the labels on the host before the copy.
 
         Returns:
             The normalised float32 batch (``out`` itself when given).
@@ -244,6 +261,10 @@ class BatchAugment(torch.nn.Module):
         if modality.shape != (batch.shape[0],):
             raise ValueError(f"modality must have shape ({batch.shape[0]},), got "
                              f"{tuple(modality.shape)}")  # fmt: skip
+        if modality.dtype == torch.bool or modality.is_floating_point() or modality.is_complex():
+            raise TypeError(f"modality must hold integers 0/1, got dtype {modality.dtype}")
+        if check or (check is None and modality.device.type == "cpu"):
+            check_modality_values(modality)
         device = batch.device
         if out is None:
             out = _empty_float(batch.shape, device)
@@ -327,11 +348,13 @@ class BatchAugment(torch.nn.Module):
             if count:
                 params = self.vimc.sample_params((count, 3, h, w), device=device)
                 slots = self.vimc._candidates()
-                applied = [p.apply.tolist() for p in params.params]
+                # One record per slot, of the slot's own type; every one has its `apply` coins.
+                slot_params: tuple[Any, ...] = params.params
+                applied = [p.apply.tolist() for p in slot_params]
                 rows = [i for i in range(n) if vis[i]]
                 for j, k in enumerate(params.choice.tolist()):
                     if applied[k][j]:
-                        slot_of[rows[j]] = (slots[k], params.params[k], j)
+                        slot_of[rows[j]] = (slots[k], slot_params[k], j)
         top = self._randint(21, n, device).tolist()
         left = self._randint(21, n, device).tolist()
         flip = (self._rand(n, device) < 0.5).tolist()

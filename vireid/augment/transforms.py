@@ -1,7 +1,7 @@
 """Modality augmentations as modules that draw their parameters per sample.
 
-Each module wraps a deterministic op of `vireid.augment.functional` with a parameter sampler.
-It accepts
+Each module wraps a deterministic op of [`vireid.augment.functional`][vireid.augment.functional]
+with a parameter sampler. It accepts
 
 * a ``PIL.Image`` (converted to a uint8 ``(3, H, W)`` tensor — ``(1, H, W)`` for mode ``L``,
   other modes are converted to RGB — transformed, and returned as a ``PIL.Image``), so it can
@@ -10,15 +10,15 @@ It accepts
   collation), in uint8 or a floating dtype. ``torchvision.tv_tensors.Image`` inputs come back as
   ``tv_tensors.Image``.
 
-The output has the input's shape, dtype and device. uint8 results are clipped and truncated
-(the reference code's semantics, see `vireid.augment.functional`); float results are neither
-clipped nor rounded, so gradients flow where the maths allows.
+The output has the input's shape, dtype and device. uint8 results are clipped and truncated (the
+reference code's semantics, see [`vireid.augment.functional`][vireid.augment.functional]); float
+results are neither clipped nor rounded, so gradients flow where the maths allows.
 
 **Per-sample randomness.** On a batch every image gets its own parameters: all random draws are
 tensors shaped like the batch dimensions, made in one go on the input's device (or on the
 generator's device, then moved), with no Python loop over images. Every probability ``p`` follows
-the convention of the MCJA spec (§0): draw ``u ~ U(0, 1]`` per sample and apply iff ``u ≤ p``, so
-``p = 0`` never and ``p = 1`` always applies.
+one convention throughout: draw ``u ~ U(0, 1]`` per sample and apply iff ``u ≤ p``, so ``p = 0``
+never and ``p = 1`` always applies.
 
 **Cost.** Only the samples a transform changes are computed: their indices come from one
 ``nonzero`` per transform (a host synchronisation), the op runs on that sub-batch, and the results
@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import torch
 from PIL import Image
@@ -95,6 +95,7 @@ __all__ = [
 ImageInput = torch.Tensor | Image.Image
 ShapeLike = Sequence[int] | torch.Size
 _P = TypeVar("_P", bound="TransformParams")
+_PT = TypeVar("_PT", bound="TransformParams")  # the record type a transform draws
 
 
 # --- parameter containers -------------------------------------------------------------------
@@ -540,8 +541,9 @@ def adjust_hue(img: torch.Tensor, factor: float | torch.Tensor) -> torch.Tensor:
     cheaper than torchvision's table lookup; the two agree to float rounding (uint8 results
     differ by at most 1 on a few pixels). uint8 images are scaled to [0, 1] and back as
     torchvision does (``× 255.999``, truncated);
-    float images must hold values in [0, 1] (hue is meaningless on normalised tensors) and are
-    computed in their own dtype (torchvision computes in float32). Pillow's PIL-image kernel
+    float images must hold values in [0, 1] (hue is meaningless on normalised tensors; on CPU
+    anything else is a `ValueError`, on an accelerator it is not checked) and are computed in
+    their own dtype (torchvision computes in float32). Pillow's PIL-image kernel
     quantises hue to 8 bits, so results on PIL images differ from torchvision's PIL path by
     rounding.
 
@@ -554,6 +556,16 @@ def adjust_hue(img: torch.Tensor, factor: float | torch.Tensor) -> torch.Tensor:
         Tensor like ``img``.
     """
     F.check_image(img)
+    if img.is_floating_point() and img.device.type == "cpu" and img.numel():
+        # Free on the CPU; on an accelerator it would cost a host sync, so there the [0, 1]
+        # contract above is documented rather than checked.
+        lo, hi = (float(v) for v in torch.aminmax(img.detach()))
+        if lo < -1e-6 or hi > 1.0 + 1e-6:
+            raise ValueError(
+                f"img must hold values in [0, 1] for a hue shift, got values in [{lo:.3g}, "
+                f"{hi:.3g}]: a normalised (mean/std) tensor would get wrong colours. Augment "
+                "uint8 or [0, 1] images and normalise afterwards."
+            )
     shift = torch.as_tensor(
         factor, dtype=torch.float32 if img.dtype == torch.uint8 else img.dtype, device=img.device
     )
@@ -608,7 +620,7 @@ def _hue_block(img: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 # --- base module ---------------------------------------------------------------------------------
 
 
-class _ParamTransform(nn.Module):
+class _ParamTransform(nn.Module, Generic[_PT]):
     """Shared plumbing: input conversion, sampling, replay (subclasses: ``_sample``, ``_op``)."""
 
     channels: tuple[int, ...] = (3,)
@@ -620,7 +632,7 @@ class _ParamTransform(nn.Module):
             raise TypeError(f"generator must be a torch.Generator or None, got {generator!r}")
         self.generator = generator
 
-    def _sample(self, shape: tuple[int, ...], draw: _Draw) -> TransformParams:
+    def _sample(self, shape: tuple[int, ...], draw: _Draw) -> _PT:
         raise NotImplementedError
 
     def _op(self, x: torch.Tensor, params: Any, check: bool) -> torch.Tensor:
@@ -666,7 +678,7 @@ class _ParamTransform(nn.Module):
         generator: torch.Generator | None = None,
         *,
         device: torch.device | str | None = None,
-    ) -> TransformParams:
+    ) -> _PT:
         """Draw parameters for an image or batch without applying them.
 
         Args:
@@ -677,7 +689,8 @@ class _ParamTransform(nn.Module):
                 CPU); tensors use their own device.
 
         Returns:
-            A `TransformParams` record for `replay`.
+            The transform's `TransformParams` record (e.g. `ErasingParams` for
+            `RandomErasing`), for `replay`.
         """
         shape, dev = _shape_device(img_or_shape, device)
         _check_channels(shape, self.channels, type(self).__name__)
@@ -733,13 +746,13 @@ class _IdentityParams(TransformParams):
     apply: torch.Tensor
 
 
-class _Identity(_ParamTransform):
+class _Identity(_ParamTransform[_IdentityParams]):
     """A disabled slot of `RandomChoice` / `VIMC`."""
 
     channels = (1, 3)
     params_type = _IdentityParams
 
-    def _sample(self, shape: tuple[int, ...], draw: _Draw) -> TransformParams:
+    def _sample(self, shape: tuple[int, ...], draw: _Draw) -> _IdentityParams:
         return _IdentityParams(torch.zeros(shape[:-3], dtype=torch.bool, device=draw.device))
 
     def _apply_params(
@@ -756,8 +769,8 @@ class _Identity(_ParamTransform):
 # --- MCJA --------------------------------------------------------------------------------------
 
 
-class WeightedGrayscale(_ParamTransform):
-    """Weighted grayscale (MCJA VIMC "WG"; spec mcja.md §1.1).
+class WeightedGrayscale(_ParamTransform[WeightedGrayscaleParams]):
+    """Weighted grayscale (MCJA VIMC "WG"; Liang et al., TCSVT 2024).
 
     With probability ``p`` (per sample, ``u ≤ p``) replace the image by
     ``Y = w_R·R + w_G·G + w_B·B`` copied into the three channels. Random weights (default) are
@@ -806,8 +819,8 @@ class WeightedGrayscale(_ParamTransform):
         return F.weighted_grayscale(x, params.weights)
 
 
-class ChannelCutMix(_ParamTransform):
-    """Cross-channel cutmix (MCJA VIMC "CC"; spec mcja.md §1.2).
+class ChannelCutMix(_ParamTransform[ChannelCutMixParams]):
+    """Cross-channel cutmix (MCJA VIMC "CC"; Liang et al., TCSVT 2024).
 
     Per sample, with probability ``p``: choose a box in at most 10 attempts (all attempts drawn
     at once; the first success wins): ``A = H·W·U(scale)``, ``r = exp(U(ln r0, ln r1))``,
@@ -891,8 +904,8 @@ def _factor_range(factor: Any) -> tuple[float, float]:
     return _range(factor, "factor", low=0.0)
 
 
-class SpectrumJitter(_ParamTransform):
-    """Spectrum jitter (MCJA VIMC "SJ"; spec mcja.md §1.3).
+class SpectrumJitter(_ParamTransform[SpectrumJitterParams]):
+    """Spectrum jitter (MCJA VIMC "SJ"; Liang et al., TCSVT 2024).
 
     Per sample, with probability ``p``: pick a channel ``c`` uniformly, let ``D`` be it copied
     into three channels, draw ``α ~ U(a, b)`` and output ``D + α·(I − D)`` (clipped and
@@ -944,8 +957,8 @@ class SpectrumJitter(_ParamTransform):
         return F.spectrum_jitter(x, params.channel, params.alpha, check=check)
 
 
-class ChannelSelect(_ParamTransform):
-    """Channel selection (MCJA "CS", the test-time MSER views; spec mcja.md §1.4).
+class ChannelSelect(_ParamTransform[ChannelSelectParams]):
+    """Channel selection (MCJA "CS", the test-time MSER views; Liang et al., TCSVT 2024).
 
     Per sample, with probability ``p``, replace the image by one channel (``r``, ``g``, ``b``,
     or ``rand``: a channel drawn uniformly per sample) or an average (``avg`` of the three,
@@ -1001,8 +1014,8 @@ class ChannelSelect(_ParamTransform):
 # --- CAJ ---------------------------------------------------------------------------------------
 
 
-class ChannelExchange(_ParamTransform):
-    """Random channel exchange / replication (CAJ; spec channel_aug §A.2.1, ``ChannelExchange``).
+class ChannelExchange(_ParamTransform[ChannelExchangeParams]):
+    """Random channel exchange / replication (CAJ, Ye et al., ICCV 2021; ``ChannelExchange``).
 
     Per sample draw ``u ~ UInt{0, 1, 2}`` (``UInt{0..3}`` with ``include_gray``) and copy
     channel ``u`` into all three channels; ``u = 3`` gives grey
@@ -1040,8 +1053,8 @@ class ChannelExchange(_ParamTransform):
         return F.channel_exchange(x, params.channel, check=check)
 
 
-class ChannelAdaptiveGray(_ParamTransform):
-    """Adaptive channel-or-grey (CAJ's infrared stream; spec channel_aug §A.2.2).
+class ChannelAdaptiveGray(_ParamTransform[ChannelAdaptiveGrayParams]):
+    """Adaptive channel-or-grey (CAJ's infrared stream; Ye et al., ICCV 2021).
 
     Per sample draw ``u ~ UInt{0..3}``: ``u = 0, 1, 2`` copies channel ``u`` into all three;
     ``u = 3`` gives grey (``0.2989·R + 0.5870·G + 0.1140·B``) with probability ``p`` (a second
@@ -1051,8 +1064,7 @@ class ChannelAdaptiveGray(_ParamTransform):
     Meant for ImageNet-normalised float tensors, as CAJ; uint8 input also works.
 
     Differences from the released code (``ChannelAdapGray``): none in distribution; returns a
-    new tensor instead of modifying in place. (The spec's API proposal calls the argument
-    ``p_gray``.)
+    new tensor instead of modifying in place.
 
     Args:
         p: Probability of grey given ``u = 3``.
@@ -1079,7 +1091,7 @@ class ChannelAdaptiveGray(_ParamTransform):
         return F.channel_exchange(x, params.channel, check=check)
 
 
-class _Erasing(_ParamTransform):
+class _Erasing(_ParamTransform[ErasingParams]):
     """Box erasing with a constant per channel (shared by the two erasing classes)."""
 
     params_type = ErasingParams
@@ -1114,7 +1126,7 @@ class _Erasing(_ParamTransform):
 
 
 class ChannelRandomErasing(_Erasing):
-    """Channel-level random erasing (CAJ; spec channel_aug §A.2.4, ``ChannelRandomErasing``).
+    """Channel-level random erasing (CAJ, Ye et al., ICCV 2021; ``ChannelRandomErasing``).
 
     Per sample, with probability ``p``: up to ``max_attempts`` attempts (all drawn at once; the
     first fit wins) of ``target = U(sl, sh)·H·W``, ``aspect = U(r1, 1/r1)`` (plain uniform, not
@@ -1175,7 +1187,7 @@ class ChannelRandomErasing(_Erasing):
 
 
 class RandomErasing(_Erasing):
-    """Random erasing (Zhong et al.) as in MCJA's pipeline (spec mcja.md §1.5 step 6).
+    """Random erasing (Zhong et al., AAAI 2020) as the last step of MCJA's training pipeline.
 
     Per sample, with probability ``p``: up to ``max_attempts`` attempts (all drawn at once) of
     area ``U(scale)·H·W`` and log-uniform aspect ``exp(U(ln r0, ln r1))``, accepted if
@@ -1224,8 +1236,8 @@ class RandomErasing(_Erasing):
 # --- hue and composition -------------------------------------------------------------------------
 
 
-class HueJitter(_ParamTransform):
-    """Hue jitter (the colour slot of MCJA's VIMC; spec mcja.md §1.5 step 2a).
+class HueJitter(_ParamTransform[HueJitterParams]):
+    """Hue jitter (the colour slot of MCJA's VIMC; Liang et al., TCSVT 2024).
 
     Per sample, with probability ``p``, shift the HSV hue by ``factor ~ U(a, b)`` (wrapping),
     with `adjust_hue`; brightness, contrast and saturation are unchanged. Expects uint8 images
@@ -1273,7 +1285,7 @@ class HueJitter(_ParamTransform):
         return adjust_hue(x, params.factor)
 
 
-class RandomChoice(_ParamTransform):
+class RandomChoice(_ParamTransform[RandomChoiceParams]):
     """Apply one of several transforms, picked independently for each sample.
 
     Per sample draw an index ``k`` (uniformly, or with probabilities proportional to ``p``)
@@ -1380,14 +1392,14 @@ class RandomChoice(_ParamTransform):
 
 
 class VIMC(RandomChoice):
-    """MCJA's Visible-Infrared Modality Coordinator slot (spec mcja.md §1.5 step 2).
+    """MCJA's Visible-Infrared Modality Coordinator slot (Liang et al., TCSVT 2024).
 
     Per sample pick one of four slots uniformly (probability 1/4 each):
 
-    (a) hue jitter, applied with probability ``hue_p`` (0.5), factor ``U(−hue, hue)``;
-    (b) `WeightedGrayscale` with ``p = wg_p`` (0.5);
-    (c) `ChannelCutMix` with ``p = cc_p`` (0.5), ``cc_scale``, ``cc_ratio``;
-    (d) `SpectrumJitter` with range ``sj_factor`` (0, 1) and ``p = sj_p`` (0.5).
+    - (a) hue jitter, applied with probability ``hue_p`` (0.5), factor ``U(−hue, hue)``;
+    - (b) `WeightedGrayscale` with ``p = wg_p`` (0.5);
+    - (c) `ChannelCutMix` with ``p = cc_p`` (0.5), ``cc_scale``, ``cc_ratio``;
+    - (d) `SpectrumJitter` with range ``sj_factor`` (0, 1) and ``p = sj_p`` (0.5).
 
     With the defaults each operation reaches 1/8 of the images and half are unchanged. A slot
     turned off by its flag (``color_jitter``, ``vimc_wg``, ``vimc_cc``, ``vimc_sj``, as the

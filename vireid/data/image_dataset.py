@@ -44,7 +44,7 @@ class ImageDataset(torch.utils.data.Dataset):
     other image. With ``size`` every image is resized to exactly ``(height, width)`` (the aspect
     ratio is not kept, as in every VI-ReID reference), so a tree of mixed image sizes collates
     into one batch; augmentation then runs batched on the training device
-    (`vireid.augment.BatchAugment`).
+    ([`vireid.augment.BatchAugment`][vireid.augment.BatchAugment]).
 
     ``cache=True`` decodes and resizes every image once, at construction, into one uint8 tensor
     (``N·3·H·W`` bytes: 39 MB for 1,600 images at 128×64, 7.6 GB for SYSU-MM01's 34,167 at

@@ -1,14 +1,16 @@
-"""LLCM reader (Zhang & Wang, CVPR 2023; protocols spec §3).
+"""LLCM reader (Zhang & Wang, CVPR 2023, the LLCM benchmark and its DEEN evaluation code).
 
-Layout::
+Layout:
 
-    <root>/idx/train_vis.txt  train_nir.txt  test_vis.txt  test_nir.txt
-                                       lines "<relative path> <label>", paths vis/<pid4>/<file>
-                                       or nir/<pid4>/<file>
-    <root>/idx/test_id.txt             one line of comma-separated test identities
-    <root>/vis/<pid4>/<file>  <root>/nir/<pid4>/<file>
-    <root>/test_vis/cam1 … cam9/<pid4>/<file>
-    <root>/test_nir/cam1, cam2, cam4 … cam9/<pid4>/<file>
+```text
+<root>/idx/train_vis.txt  train_nir.txt  test_vis.txt  test_nir.txt
+                                   lines "<relative path> <label>", paths vis/<pid4>/<file>
+                                   or nir/<pid4>/<file>
+<root>/idx/test_id.txt             comma- or newline-separated test ids
+<root>/vis/<pid4>/<file>  <root>/nir/<pid4>/<file>
+<root>/test_vis/cam1 … cam9/<pid4>/<file>
+<root>/test_nir/cam1, cam2, cam4 … cam9/<pid4>/<file>
+```
 
 File names carry the camera: ``<pid4>_c<cc>_s<sequence>_f<frame>_<vis|nir>.jpg``. Camera
 numbers 1–9 are shared by the visible (VIS) and near-infrared (NIR) images.
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import Literal
 
 from vireid.data.errors import DatasetLayoutError
-from vireid.data.index_file import read_index_file
+from vireid.data.index_file import read_id_list, read_index_file
+from vireid.data.integrity import decode_report, is_image_file
 from vireid.data.sample import INFRARED, VISIBLE, Sample
 
 __all__ = ["LLCM"]
@@ -48,7 +51,7 @@ def _camera_from_name(name: str) -> int | None:
 class LLCM:
     """LLCM: training lists, and per-trial query/gallery sets of its three protocol variants.
 
-    Protocol variants (``protocol=``; spec §3.2–3.3):
+    Protocol variants (``protocol=``):
 
     * ``"deen"`` (official, DEEN release code): per trial t, ``random.Random(t)`` draws one
       image per (identity, camera) of the gallery modality from the per-camera test folders
@@ -61,7 +64,7 @@ class LLCM:
       single run (trial 0), no camera exclusion.
 
     Exclusion for ``"deen"``/``"symmetric"``: same identity and same camera number
-    (`vireid.metrics.llcm_metrics`); for ``"full"`` none.
+    ([`vireid.metrics.llcm_metrics`][vireid.metrics.llcm_metrics]); for ``"full"`` none.
 
     Args:
         root: Dataset folder.
@@ -125,16 +128,7 @@ class LLCM:
         return out
 
     def _read_test_ids(self, problems: list[str]) -> list[int]:
-        path = self.root / "idx" / "test_id.txt"
-        if not path.is_file():
-            problems.append("missing index file idx/test_id.txt")
-            return []
-        lines = path.read_text().splitlines()
-        try:
-            return sorted(int(p) for p in (lines[0] if lines else "").split(",") if p.strip())
-        except ValueError:
-            problems.append("idx/test_id.txt must hold comma-separated integers on its first line")
-            return []
+        return sorted(read_id_list(self.root / "idx" / "test_id.txt", "idx/test_id.txt", problems))
 
     def _scan(
         self, folder: str, cams: tuple[int, ...], modality: int, problems: list[str]
@@ -156,7 +150,11 @@ class LLCM:
                 except ValueError:
                     problems.append(f"{folder}/cam{cam}/{entry.name}: identity folders are numbers")
                     continue
-                files = sorted(Path(f.path) for f in os.scandir(entry.path) if f.is_file())
+                files = sorted(
+                    Path(f.path)
+                    for f in os.scandir(entry.path)
+                    if f.is_file() and is_image_file(f.name)
+                )
                 found[(cam, pid)] = [Sample(p, pid, cam, modality) for p in files]
         return found
 
@@ -215,8 +213,12 @@ class LLCM:
         """Gallery set of one trial (see the class docstring for the variants)."""
         return self._roles(direction, protocol, trial)[1]
 
-    def check(self) -> str:
-        """Counts found next to the official ones (713 training and 351 test identities)."""
+    def check(self, decode: bool = False) -> str:
+        """Counts found next to the official ones (713 training and 351 test identities).
+
+        Args:
+            decode: Also decode every training and test image and list the unreadable ones.
+        """
         rows = [
             ("train identities", len({s.label for s in self.train}), 713),
             ("test identities", len(self.test_ids), 351),
@@ -230,6 +232,11 @@ class LLCM:
         for name, found, official in rows:
             mark = "" if official is None or found == official else "  <- differs"
             lines.append(f"{name:<{width}}  {found:>8}  {official or '-':>8}{mark}")
+        if decode:
+            samples = [*self.train, *self._test_lists[VISIBLE], *self._test_lists[INFRARED]]
+            samples += [s for m in self._folders for group in self._folders[m].values()
+                        for s in group]  # fmt: skip
+            lines.append(decode_report(dict.fromkeys(x.path for x in samples), self.root))
         return "\n".join(lines)
 
     def __repr__(self) -> str:

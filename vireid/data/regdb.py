@@ -1,11 +1,16 @@
-"""RegDB reader (protocols spec §2).
+"""RegDB reader.
 
-Layout::
+RegDB: Nguyen et al., "Person Recognition System Based on a Combination of Body Images from
+Visible Light and Thermal Cameras", Sensors 2017.
 
-    <root>/Visible/<pid>/<file>.bmp      10 visible images per person
-    <root>/Thermal/<pid>/<file>.bmp      10 thermal images per person
-    <root>/idx/{train,test}_{visible,thermal}_{1..10}.txt
-                                         lines "<path relative to root> <integer label>"
+Layout:
+
+```text
+<root>/Visible/<pid>/<file>.bmp      10 visible images per person
+<root>/Thermal/<pid>/<file>.bmp      10 thermal images per person
+<root>/idx/{train,test}_{visible,thermal}_{1..10}.txt
+                                     lines "<path relative to root> <integer label>"
+```
 
 Each of the ten splits puts 206 people in training and the other 206 in test, and needs its own
 model; the reported number is the mean over the ten split-specific models.
@@ -18,14 +23,18 @@ from pathlib import Path
 
 from vireid.data.errors import DatasetLayoutError
 from vireid.data.index_file import read_index_file
+from vireid.data.integrity import decode_report
 from vireid.data.sample import INFRARED, VISIBLE, Sample
 
 __all__ = ["RegDB"]
 
-#: Camera numbers given to RegDB images (one visible and one thermal camera; no exclusion rule
-#: ever applies).
 VISIBLE_CAM = 1
+"""Camera number given to RegDB's visible images.
+
+RegDB has one visible and one thermal camera, so no exclusion rule ever applies.
+"""
 THERMAL_CAM = 2
+"""Camera number given to RegDB's thermal images."""
 _MODALITY = {"Visible": (VISIBLE, VISIBLE_CAM), "Thermal": (INFRARED, THERMAL_CAM)}
 _HINT = (
     "RegDB is distributed by its authors on request. Expected layout: <root>/Visible/<pid>/*.bmp, "
@@ -126,8 +135,12 @@ class RegDB:
         if contiguous and label_of and sorted(set(label_of.values())) != list(range(len(label_of))):
             problems.append(f"split {self.split} train: labels must be contiguous 0..C-1")
 
-    def check(self) -> str:
-        """Counts of the split next to the official ones (206 ids, 2,060 images per list)."""
+    def check(self, decode: bool = False) -> str:
+        """Counts of the split next to the official ones (206 ids, 2,060 images per list).
+
+        Args:
+            decode: Also decode every image of the split and list the unreadable ones.
+        """
         rows = [
             ("train identities", len({s.pid for s in self.train}), 206),
             ("train visible images", sum(s.modality == VISIBLE for s in self.train), 2060),
@@ -142,6 +155,9 @@ class RegDB:
         for name, found, official in rows:
             mark = "" if found == official else "  <- differs"
             lines.append(f"{name:<{width}}  {found:>8}  {official:>8}{mark}")
+        if decode:
+            samples = [*self.train, *self.test_visible, *self.test_thermal]
+            lines.append(decode_report(dict.fromkeys(x.path for x in samples), self.root))
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vireid import _modality
+
 __all__ = ["INFRARED", "VISIBLE", "Sample"]
 
-#: Modality label of visible (RGB) images.
-VISIBLE = 0
-#: Modality label of infrared / thermal images.
-INFRARED = 1
+VISIBLE = _modality.VISIBLE
+"""Modality label of visible (RGB) images."""
+INFRARED = _modality.INFRARED
+"""Modality label of infrared / thermal images."""
 
 
 @dataclass(frozen=True)

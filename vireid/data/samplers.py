@@ -1,4 +1,4 @@
-"""Identity-balanced P×K batch samplers for visible-infrared training (protocols spec §5.3).
+"""Identity-balanced P×K batch samplers for visible-infrared training (AGW, MCJA and IDKL).
 
 One class, `CrossModalityIdentitySampler`, covers the three sampling schemes found in the
 reference code bases:
@@ -73,8 +73,8 @@ class CrossModalityIdentitySampler(Sampler[list[int]]):
     identity of a sample is its training ``label``; P = ``ids_per_batch`` and
     K = ``num_instances``.
 
-    **"agw_pk"** (default; AGW, protocols spec §5.3). K is per modality, a batch holds 2·P·K
-    indices.
+    **"agw_pk"** (default; the AGW code, Ye et al., TPAMI 2021). K is per modality, a batch holds
+    2·P·K indices.
 
     1. ``n_batches = N // (P·K·num_replicas) + 1`` with N = max(#visible, #infrared), which is
        the AGW formula ``⌊N / (P·K)⌋ + 1`` on a single process (SYSU-MM01: 696).
@@ -88,8 +88,8 @@ class CrossModalityIdentitySampler(Sampler[list[int]]):
 
     Every identity must have images of both modalities.
 
-    **"pk_any"** (MCJA ``norm_triplet``, mcja spec §6.3). K images per identity regardless of
-    modality, a batch holds P·K indices.
+    **"pk_any"** (MCJA ``norm_triplet``, Liang et al., TCSVT 2024). K images per identity regardless
+    of modality, a batch holds P·K indices.
 
     1. For each identity with n images: if n < K draw K indices with replacement (one chunk);
        else shuffle its indices, cut them into chunks of K and drop the remainder.
@@ -99,7 +99,7 @@ class CrossModalityIdentitySampler(Sampler[list[int]]):
 
     Nothing guarantees both modalities in an identity's chunk.
 
-    **"idkl_random"** (IDKL ``identity_random``, idkl spec §8.2). K images per identity in
+    **"idkl_random"** (IDKL ``identity_random``, Ren & Zhang, CVPR 2024). K images per identity in
     total, K/2 per modality (K must be even), a batch holds P·K indices.
 
     1. For each identity, with infrared list I and visible list V: if both are shorter than
@@ -163,13 +163,15 @@ class CrossModalityIdentitySampler(Sampler[list[int]]):
         >>> [train[i].modality for i in batch]  # P·K visible, then P·K infrared
         [0, 0, 0, 0, 1, 1, 1, 1]
 
-        In training, with ``dataset[i]`` loading ``train[i]``::
+        In training, with ``dataset[i]`` loading ``train[i]``:
 
-            loader = DataLoader(dataset, batch_sampler=sampler, num_workers=4)
-            for epoch in range(epochs):
-                sampler.set_epoch(epoch)
-                for images, labels in loader:
-                    ...
+        ```python
+        loader = DataLoader(dataset, batch_sampler=sampler, num_workers=4)
+        for epoch in range(epochs):
+            sampler.set_epoch(epoch)
+            for images, labels in loader:
+                ...
+        ```
     """
 
     def __init__(

@@ -46,14 +46,17 @@ files whatever the order of generation, and a different ``seed`` gives different
 from __future__ import annotations
 
 import colorsys
+import contextlib
 import io
 import math
 import os
 import shutil
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -119,27 +122,50 @@ def _check_difficulty(difficulty: object) -> float:
     return value
 
 
-def _prepare_root(root: str | os.PathLike[str], overwrite: bool, owned: Sequence[str]) -> Path:
-    """Check ``root`` and make it; with ``overwrite`` remove only the dataset's own entries."""
+@contextlib.contextmanager
+def _staged_root(
+    root: str | os.PathLike[str], overwrite: bool, owned: Sequence[str]
+) -> Iterator[Path]:
+    """Yield a temporary sibling folder to write into; move it into ``root`` only on success.
+
+    An interrupted or failed run (disk full, Ctrl-C) removes the staging folder and leaves
+    ``root`` as it was, so no partial tree is ever taken for a dataset. A new or empty ``root``
+    is replaced by a single rename; with ``overwrite`` the dataset's own entries (``owned``)
+    are swapped in one by one after the old ones are removed.
+    """
     path = Path(root).expanduser()
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(
             f"root must be a folder (new, empty or generated), got the file {str(path)!r}"
         )
-    if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise FileExistsError(
-                f"root must be a new or empty folder, got {str(path)!r}, which is not empty; pass "
-                f"overwrite=True to replace the generated entries ({', '.join(owned)}) in it"
-            )
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"root must be a new or empty folder, got {str(path)!r}, which is not empty; pass "
+            f"overwrite=True (vireid data synth --overwrite) to replace the generated entries "
+            f"({', '.join(owned)}) in it"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    stage.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the dataset private
+    try:
+        yield stage
+        if not path.exists() or not any(path.iterdir()):
+            os.replace(stage, path)  # rename(2) replaces an empty folder too
+            return
         for name in owned:
             entry = path / name
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             elif entry.exists() or entry.is_symlink():
                 entry.unlink()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+        for entry in stage.iterdir():
+            os.replace(entry, path / entry.name)
+        stage.rmdir()
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 # --- random streams ------------------------------------------------------------------------
@@ -261,10 +287,11 @@ def _make_identity(seed: int, dataset: int, pid: int) -> _Identity:
     }
     infrared = {k: np.full((1, 1, 1), v, dtype=np.float32) for k, v in infrared_values.items()}
     visible = {k: v.reshape(3, 1, 1) for k, v in visible.items()}
-    return _Identity(
-        **{k: float(v) if isinstance(v, float) else v for k, v in geometry.items()},
-        palettes=(visible, infrared),
-    )
+    # The float, int and bool fields of _Identity.
+    fields: dict[str, Any] = {
+        k: float(v) if isinstance(v, float) else v for k, v in geometry.items()
+    }
+    return _Identity(**fields, palettes=(visible, infrared))
 
 
 @dataclass(frozen=True)
@@ -713,13 +740,15 @@ def make_sysu_like(
     jpeg_quality: int = 90,
     overwrite: bool = False,
 ) -> Path:
-    """Generate a synthetic dataset in the SYSU-MM01 layout (protocols spec §1.2).
+    """Generate a synthetic dataset in the SYSU-MM01 layout (Wu et al., ICCV 2017).
 
-    Layout::
+    Layout:
 
-        <root>/cam1 … cam6/<pid:04d>/<k:04d>.jpg   k = 1..n consecutive per (camera, identity)
-        <root>/exp/train_id.txt  val_id.txt  test_id.txt   one line of comma-separated ids
-        <root>/exp/rand_perm_cam.mat                     only when SciPy is installed
+    ```text
+    <root>/cam1 … cam6/<pid:04d>/<k:04d>.jpg   k = 1..n consecutive per (camera, identity)
+    <root>/exp/train_id.txt  val_id.txt  test_id.txt   one line of comma-separated ids
+    <root>/exp/rand_perm_cam.mat                     only when SciPy is installed
+    ```
 
     Cameras 1, 2, 4, 5 are visible, 3 and 6 infrared (3-channel JPEGs with equal channels);
     camera 3 shares camera 2's scene. Identities are ``1..num_ids``, split at random into
@@ -742,6 +771,8 @@ def make_sysu_like(
 
     Args:
         root: Output folder; created if missing. It must be new or empty unless ``overwrite``.
+            The tree is written into a temporary sibling folder and renamed into place at
+            the end, so an interrupted run leaves no partial tree behind.
         num_ids: Number of identities, 3..9999.
         seed: Non-negative seed; the same arguments give byte-identical files.
         size: Image size ``(height, width)``, at least ``(32, 16)``.
@@ -767,36 +798,35 @@ def make_sysu_like(
     seed, size, difficulty = _common(seed, size, difficulty)
     per_camera = _check_int("images_per_camera", images_per_camera, 1)
     quality = _check_int("jpeg_quality", jpeg_quality, 1, 100)
-    path = _prepare_root(root, overwrite, [f"cam{c}" for c in range(1, 7)] + ["exp"])
+    with _staged_root(root, overwrite, [f"cam{c}" for c in range(1, 7)] + ["exp"]) as path:
+        n_test = max(1, round(0.25 * num_ids))
+        n_val = max(1, round(0.2 * num_ids))
+        train, val, test = _split(
+            seed, _SYSU, np.arange(1, num_ids + 1), (num_ids - n_test - n_val, n_val, n_test)
+        )
+        test_set = set(test)
+        counts: dict[tuple[int, int], int] = {}
+        for pid in range(1, num_ids + 1):
+            for cam, n in _sysu_cameras(seed, pid, pid in test_set, per_camera).items():
+                counts[(cam, pid)] = n
 
-    n_test = max(1, round(0.25 * num_ids))
-    n_val = max(1, round(0.2 * num_ids))
-    train, val, test = _split(
-        seed, _SYSU, np.arange(1, num_ids + 1), (num_ids - n_test - n_val, n_val, n_test)
-    )
-    test_set = set(test)
-    counts: dict[tuple[int, int], int] = {}
-    for pid in range(1, num_ids + 1):
-        for cam, n in _sysu_cameras(seed, pid, pid in test_set, per_camera).items():
-            counts[(cam, pid)] = n
+        painter = _Painter(seed, _SYSU, size, difficulty)
+        for (cam, pid), n in sorted(counts.items(), key=lambda item: (item[0][1], item[0][0])):
+            modality = _VIS if cam in _SYSU_VISIBLE else _IR
+            folder = path / f"cam{cam}" / f"{pid:04d}"
+            folder.mkdir(parents=True)
+            for k in range(1, n + 1):
+                data = painter.image(pid, cam, _SYSU_LOCATION[cam], modality, k, "JPEG", quality)
+                (folder / f"{k:04d}.jpg").write_bytes(data)
+        for cam in range(1, 7):
+            (path / f"cam{cam}").mkdir(exist_ok=True)
 
-    painter = _Painter(seed, _SYSU, size, difficulty)
-    for (cam, pid), n in sorted(counts.items(), key=lambda item: (item[0][1], item[0][0])):
-        modality = _VIS if cam in _SYSU_VISIBLE else _IR
-        folder = path / f"cam{cam}" / f"{pid:04d}"
-        folder.mkdir(parents=True)
-        for k in range(1, n + 1):
-            data = painter.image(pid, cam, _SYSU_LOCATION[cam], modality, k, "JPEG", quality)
-            (folder / f"{k:04d}.jpg").write_bytes(data)
-    for cam in range(1, 7):
-        (path / f"cam{cam}").mkdir(exist_ok=True)
-
-    exp = path / "exp"
-    exp.mkdir()
-    for name, ids in (("train", train), ("val", val), ("test", test)):
-        (exp / f"{name}_id.txt").write_text(",".join(str(i) for i in ids) + "\n")
-    _write_rand_perm_cam(exp / "rand_perm_cam.mat", seed, counts, num_ids)
-    return path
+        exp = path / "exp"
+        exp.mkdir()
+        for name, ids in (("train", train), ("val", val), ("test", test)):
+            (exp / f"{name}_id.txt").write_text(",".join(str(i) for i in ids) + "\n")
+        _write_rand_perm_cam(exp / "rand_perm_cam.mat", seed, counts, num_ids)
+    return Path(root).expanduser()
 
 
 # --- RegDB ---------------------------------------------------------------------------------
@@ -812,14 +842,16 @@ def make_regdb_like(
     difficulty: float = 0.5,
     overwrite: bool = False,
 ) -> Path:
-    """Generate a synthetic dataset in the RegDB layout (protocols spec §2.1).
+    """Generate a synthetic dataset in the RegDB layout (Nguyen et al., Sensors 2017).
 
-    Layout::
+    Layout:
 
-        <root>/Visible/<pid>/v_<pid:04d>_<k:02d>.bmp    images_per_person per identity
-        <root>/Thermal/<pid>/t_<pid:04d>_<k:02d>.bmp    the same identities (same folder numbers)
-        <root>/idx/train_visible_{1..10}.txt  train_thermal_{1..10}.txt
-        <root>/idx/test_visible_{1..10}.txt   test_thermal_{1..10}.txt
+    ```text
+    <root>/Visible/<pid>/v_<pid:04d>_<k:02d>.bmp    images_per_person per identity
+    <root>/Thermal/<pid>/t_<pid:04d>_<k:02d>.bmp    the same identities (same folder numbers)
+    <root>/idx/train_visible_{1..10}.txt  train_thermal_{1..10}.txt
+    <root>/idx/test_visible_{1..10}.txt   test_thermal_{1..10}.txt
+    ```
 
     Identities are ``1..num_ids`` (folder names without padding). Each index line is
     ``<path relative to root><space><label>``, the path starting with ``Visible/`` or
@@ -836,6 +868,8 @@ def make_regdb_like(
 
     Args:
         root: Output folder; created if missing. It must be new or empty unless ``overwrite``.
+            The tree is written into a temporary sibling folder and renamed into place at
+            the end, so an interrupted run leaves no partial tree behind.
         num_ids: Number of identities, >= 2.
         seed: Non-negative seed; the same arguments give byte-identical files.
         size: Image size ``(height, width)``, at least ``(32, 16)``.
@@ -859,35 +893,34 @@ def make_regdb_like(
     )
     seed, size, difficulty = _common(seed, size, difficulty)
     per_person = _check_int("images_per_person", images_per_person, 1)
-    path = _prepare_root(root, overwrite, ["Visible", "Thermal", "idx"])
+    with _staged_root(root, overwrite, ["Visible", "Thermal", "idx"]) as path:
+        painter = _Painter(seed, _REGDB, size, difficulty)
+        files: dict[tuple[str, int], list[str]] = {}
+        for pid in range(1, num_ids + 1):
+            for cam, (folder, prefix, modality) in enumerate(
+                (("Visible", "v", _VIS), ("Thermal", "t", _IR)), start=1
+            ):
+                names = []
+                for k in range(1, per_person + 1):
+                    rel = f"{folder}/{pid}/{prefix}_{pid:04d}_{k:02d}.bmp"
+                    _write(path / rel, painter.image(pid, cam, 1, modality, k, "BMP"))
+                    names.append(rel)
+                files[(folder, pid)] = names
 
-    painter = _Painter(seed, _REGDB, size, difficulty)
-    files: dict[tuple[str, int], list[str]] = {}
-    for pid in range(1, num_ids + 1):
-        for cam, (folder, prefix, modality) in enumerate(
-            (("Visible", "v", _VIS), ("Thermal", "t", _IR)), start=1
-        ):
-            names = []
-            for k in range(1, per_person + 1):
-                rel = f"{folder}/{pid}/{prefix}_{pid:04d}_{k:02d}.bmp"
-                _write(path / rel, painter.image(pid, cam, 1, modality, k, "BMP"))
-                names.append(rel)
-            files[(folder, pid)] = names
-
-    idx = path / "idx"
-    idx.mkdir()
-    pids = np.arange(1, num_ids + 1)
-    for trial in range(1, 11):
-        train, test = _split(seed, _REGDB, pids, (num_ids // 2, num_ids - num_ids // 2), trial)
-        for part, ids in (("train", train), ("test", test)):
-            for folder, name in (("Visible", "visible"), ("Thermal", "thermal")):
-                lines = [
-                    f"{rel} {label}"
-                    for label, pid in enumerate(ids)
-                    for rel in files[(folder, pid)]
-                ]
-                (idx / f"{part}_{name}_{trial}.txt").write_text("\n".join(lines) + "\n")
-    return path
+        idx = path / "idx"
+        idx.mkdir()
+        pids = np.arange(1, num_ids + 1)
+        for trial in range(1, 11):
+            train, test = _split(seed, _REGDB, pids, (num_ids // 2, num_ids - num_ids // 2), trial)
+            for part, ids in (("train", train), ("test", test)):
+                for folder, name in (("Visible", "visible"), ("Thermal", "thermal")):
+                    lines = [
+                        f"{rel} {label}"
+                        for label, pid in enumerate(ids)
+                        for rel in files[(folder, pid)]
+                    ]
+                    (idx / f"{part}_{name}_{trial}.txt").write_text("\n".join(lines) + "\n")
+    return Path(root).expanduser()
 
 
 # --- LLCM ----------------------------------------------------------------------------------
@@ -919,16 +952,18 @@ def make_llcm_like(
     jpeg_quality: int = 90,
     overwrite: bool = False,
 ) -> Path:
-    """Generate a synthetic dataset in the LLCM layout (protocols spec §3.1).
+    """Generate a synthetic dataset in the LLCM layout (Zhang & Wang, CVPR 2023).
 
-    Layout::
+    Layout:
 
-        <root>/idx/train_vis.txt  train_nir.txt   "<relative path> <label>", labels 0..C-1
-        <root>/idx/test_vis.txt   test_nir.txt    same format, labels 0..T-1
-        <root>/idx/test_id.txt                    one line: comma-separated test pids
-        <root>/vis/<pid4>/<file>   <root>/nir/<pid4>/<file>
-        <root>/test_vis/cam1 … cam9/<pid4>/<file>           the test images again, by camera
-        <root>/test_nir/cam1, cam2, cam4 … cam9/<pid4>/<file>
+    ```text
+    <root>/idx/train_vis.txt  train_nir.txt   "<relative path> <label>", labels 0..C-1
+    <root>/idx/test_vis.txt   test_nir.txt    same format, labels 0..T-1
+    <root>/idx/test_id.txt                    one line: comma-separated test pids
+    <root>/vis/<pid4>/<file>   <root>/nir/<pid4>/<file>
+    <root>/test_vis/cam1 … cam9/<pid4>/<file>           the test images again, by camera
+    <root>/test_nir/cam1, cam2, cam4 … cam9/<pid4>/<file>
+    ```
 
     File names are ``<pid4>_c<cc>_s<sequence>_f<frame>_<vis|nir>.jpg``, e.g.
     ``0351_c06_s200656_f4830_nir.jpg``. Identities are ``1..num_ids``; a seeded third (at
@@ -947,6 +982,8 @@ def make_llcm_like(
 
     Args:
         root: Output folder; created if missing. It must be new or empty unless ``overwrite``.
+            The tree is written into a temporary sibling folder and renamed into place at
+            the end, so an interrupted run leaves no partial tree behind.
         num_ids: Number of identities, 2..9999.
         seed: Non-negative seed; the same arguments give byte-identical files.
         size: Image size ``(height, width)``, at least ``(32, 16)``.
@@ -972,37 +1009,36 @@ def make_llcm_like(
     seed, size, difficulty = _common(seed, size, difficulty)
     per_camera = _check_int("images_per_camera", images_per_camera, 1)
     quality = _check_int("jpeg_quality", jpeg_quality, 1, 100)
-    path = _prepare_root(root, overwrite, ["idx", "vis", "nir", "test_vis", "test_nir"])
+    with _staged_root(root, overwrite, ["idx", "vis", "nir", "test_vis", "test_nir"]) as path:
+        n_test = max(1, round(num_ids / 3))
+        train, test = _split(seed, _LLCM, np.arange(1, num_ids + 1), (num_ids - n_test, n_test))
+        test_set = set(test)
+        for cam in _LLCM_CAMS:
+            (path / "test_vis" / f"cam{cam}").mkdir(parents=True)
+        for cam in _LLCM_NIR_CAMS:
+            (path / "test_nir" / f"cam{cam}").mkdir(parents=True)
 
-    n_test = max(1, round(num_ids / 3))
-    train, test = _split(seed, _LLCM, np.arange(1, num_ids + 1), (num_ids - n_test, n_test))
-    test_set = set(test)
-    for cam in _LLCM_CAMS:
-        (path / "test_vis" / f"cam{cam}").mkdir(parents=True)
-    for cam in _LLCM_NIR_CAMS:
-        (path / "test_nir" / f"cam{cam}").mkdir(parents=True)
+        painter = _Painter(seed, _LLCM, size, difficulty)
+        lists: dict[tuple[str, str], list[str]] = {}
+        labels = {pid: i for i, pid in enumerate(train)} | {pid: i for i, pid in enumerate(test)}
+        for pid in range(1, num_ids + 1):
+            part = "test" if pid in test_set else "train"
+            for modality, cam, sequence, frames in _llcm_sequences(seed, pid, per_camera):
+                mod = "vis" if modality == _VIS else "nir"
+                for k, frame in enumerate(frames, start=1):
+                    name = f"{pid:04d}_c{cam:02d}_s{sequence}_f{frame}_{mod}.jpg"
+                    data = painter.image(pid, cam, cam, modality, k, "JPEG", quality)
+                    rel = f"{mod}/{pid:04d}/{name}"
+                    _write(path / rel, data)
+                    lists.setdefault((part, mod), []).append(f"{rel} {labels[pid]}")
+                    if part == "test":
+                        _write(path / f"test_{mod}" / f"cam{cam}" / f"{pid:04d}" / name, data)
 
-    painter = _Painter(seed, _LLCM, size, difficulty)
-    lists: dict[tuple[str, str], list[str]] = {}
-    labels = {pid: i for i, pid in enumerate(train)} | {pid: i for i, pid in enumerate(test)}
-    for pid in range(1, num_ids + 1):
-        part = "test" if pid in test_set else "train"
-        for modality, cam, sequence, frames in _llcm_sequences(seed, pid, per_camera):
-            mod = "vis" if modality == _VIS else "nir"
-            for k, frame in enumerate(frames, start=1):
-                name = f"{pid:04d}_c{cam:02d}_s{sequence}_f{frame}_{mod}.jpg"
-                data = painter.image(pid, cam, cam, modality, k, "JPEG", quality)
-                rel = f"{mod}/{pid:04d}/{name}"
-                _write(path / rel, data)
-                lists.setdefault((part, mod), []).append(f"{rel} {labels[pid]}")
-                if part == "test":
-                    _write(path / f"test_{mod}" / f"cam{cam}" / f"{pid:04d}" / name, data)
-
-    idx = path / "idx"
-    idx.mkdir()
-    for part in ("train", "test"):
-        for mod in ("vis", "nir"):
-            lines = lists.get((part, mod), [])
-            (idx / f"{part}_{mod}.txt").write_text("".join(line + "\n" for line in lines))
-    (idx / "test_id.txt").write_text(",".join(str(p) for p in test) + "\n")
-    return path
+        idx = path / "idx"
+        idx.mkdir()
+        for part in ("train", "test"):
+            for mod in ("vis", "nir"):
+                lines = lists.get((part, mod), [])
+                (idx / f"{part}_{mod}.txt").write_text("".join(line + "\n" for line in lines))
+        (idx / "test_id.txt").write_text(",".join(str(p) for p in test) + "\n")
+    return Path(root).expanduser()

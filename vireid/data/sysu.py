@@ -1,12 +1,17 @@
-"""SYSU-MM01 reader and its two standard gallery samplers (protocols spec §1).
+"""SYSU-MM01 reader and its two standard gallery samplers.
 
-Layout (images as distributed by the dataset authors)::
+Wu et al., "RGB-Infrared Cross-Modality Person Re-Identification", ICCV 2017: the dataset and its
+official evaluation kit; the second sampler is the one of the AGW code (Ye et al., TPAMI 2021).
 
-    <root>/cam1 … cam6/<pid:04d>/<k:04d>.jpg      k = 1..n per (camera, identity)
-    <root>/exp/train_id.txt, val_id.txt, test_id.txt   one line of comma-separated ids
-    <root>/exp/rand_perm_cam.mat                 from the official evaluation kit
-                                                 (evaluation/data_split/); only the
-                                                 sampler="official" galleries need it
+Layout (images as distributed by the dataset authors):
+
+```text
+<root>/cam1 … cam6/<pid:04d>/<k:04d>.jpg      k = 1..n per (camera, identity)
+<root>/exp/train_id.txt, val_id.txt, test_id.txt   comma- or newline-separated ids
+<root>/exp/rand_perm_cam.mat                 from the official evaluation kit
+                                             (evaluation/data_split/); only the
+                                             sampler="official" galleries need it
+```
 
 Cameras 1, 2, 4, 5 are visible, 3 and 6 infrared. Training uses train ∪ val (395 identities);
 queries are every infrared test image; each trial draws a visible gallery.
@@ -22,7 +27,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from vireid.data.errors import DatasetLayoutError
+from vireid.data.index_file import read_id_list
+from vireid.data.integrity import decode_report, is_image_file
 from vireid.data.sample import INFRARED, VISIBLE, Sample
 from vireid.data.validation import ValidationSplit, hold_out_identities
 
@@ -34,7 +43,6 @@ GALLERY_CAMS = {"all": (1, 2, 4, 5), "indoor": (1, 2)}
 SAMPLERS = ("official", "agw")
 NUM_TRIALS = 10
 
-#: Sizes of the official split and protocol sets (spec §1.3).
 OFFICIAL_COUNTS = {
     "train_ids": 296,
     "val_ids": 99,
@@ -46,6 +54,7 @@ OFFICIAL_COUNTS = {
     "gallery_indoor_10": 1120,
     "valid_queries_indoor": 2208,
 }
+"""Sizes of the official SYSU-MM01 split and protocol sets (Wu et al., ICCV 2017)."""
 # First 16 hex digits of SHA-256 over the comma-joined sorted ids of the official lists, so the
 # reader can recognise them without shipping the lists.
 _OFFICIAL_ID_HASH = {"train": "1152145f1e15aac4", "test": "d11bc1de3c591e3e"}
@@ -69,7 +78,7 @@ class SYSUMM01:
     The folder is checked on construction; every problem found is reported in one
     `DatasetLayoutError`.
 
-    Enumeration follows the AGW code (spec §1.4–1.5): identities ascending; visible cameras
+    Enumeration follows the AGW code: identities ascending; visible cameras
     1, 2, 4, 5 and infrared cameras 3, 6 in that order; files sorted by path.
 
     Args:
@@ -113,26 +122,7 @@ class SYSUMM01:
     # --- construction ------------------------------------------------------------------
 
     def _read_ids(self, name: str, problems: list[str]) -> list[int]:
-        path = self.root / "exp" / f"{name}_id.txt"
-        if not path.is_file():
-            problems.append(f"missing id file exp/{name}_id.txt")
-            return []
-        lines = path.read_text().splitlines()
-        first = lines[0] if lines else ""
-        ids = []
-        for piece in first.split(","):
-            piece = piece.strip()
-            if not piece:
-                continue
-            try:
-                ids.append(int(piece))
-            except ValueError:
-                problems.append(f"exp/{name}_id.txt: {piece!r} is not an integer identity")
-        if not ids:
-            problems.append(f"exp/{name}_id.txt holds no identity on its first line")
-        if len(set(ids)) != len(ids):
-            problems.append(f"exp/{name}_id.txt lists some identities more than once")
-        return ids
+        return read_id_list(self.root / "exp" / f"{name}_id.txt", f"exp/{name}_id.txt", problems)
 
     def _scan(self, problems: list[str]) -> dict[tuple[int, int], list[Path]]:
         images: dict[tuple[int, int], list[Path]] = {}
@@ -150,7 +140,7 @@ class SYSUMM01:
                 files = sorted(
                     Path(f.path)
                     for f in os.scandir(entry.path)
-                    if f.is_file() and not f.name.startswith(".")
+                    if f.is_file() and is_image_file(f.name)
                 )
                 if not files:
                     problems.append(f"cam{cam}/{entry.name}/ is empty")
@@ -229,7 +219,8 @@ class SYSUMM01:
         camera rule (camera-3 queries skip camera-2 images).
 
         Returns:
-            A `vireid.data.ValidationSplit` (training labels ``0..len(train_ids)-1``).
+            A [`vireid.data.ValidationSplit`][vireid.data.ValidationSplit] (training labels
+            ``0..len(train_ids)-1``).
         """
         return hold_out_identities(self.train, self.val_ids, exclude="sysu")
 
@@ -247,7 +238,7 @@ class SYSUMM01:
         trial: int = 0,
         sampler: Literal["official", "agw"] = "official",
     ) -> list[Sample]:
-        """Visible gallery of one trial (spec §1.6).
+        """Visible gallery of one trial.
 
         Args:
             mode: ``"all"`` (cameras 1, 2, 4, 5) or ``"indoor"`` (cameras 1, 2).
@@ -314,18 +305,13 @@ class SYSUMM01:
                     f"sampler='agw' needs no file."
                 )
             try:
-                from scipy.io import loadmat
+                import scipy.io  # noqa: F401  (needed by _read_rand_perm_cam)
             except ImportError as err:
                 raise ImportError(
                     "sampler='official' reads exp/rand_perm_cam.mat with SciPy, which is not "
                     "installed: pip install 'vireid[scipy]'. sampler='agw' needs no SciPy."
                 ) from err
-            cells = loadmat(str(path))["rand_perm_cam"]
-            if cells.shape != (6, 1):
-                raise DatasetLayoutError("SYSU-MM01", self.root, [
-                    f"exp/rand_perm_cam.mat: expected a 6x1 cell, got shape {cells.shape}"
-                ])  # fmt: skip
-            self._perm = [cells[c][0].reshape(-1) for c in range(6)]
+            self._perm = _read_rand_perm_cam(path, self.root)
         return self._perm
 
     @cached_property
@@ -341,6 +327,11 @@ class SYSUMM01:
             rows = perm[cam - 1]
             for pid in sorted(self.test_ids):
                 if pid > len(rows) or rows[pid - 1].size == 0:
+                    continue
+                trials = rows[pid - 1].shape[0]
+                if trial >= trials:
+                    problems.append(f"rand_perm_cam: cam{cam}, identity {pid} has {trials} "
+                                    f"trials, trial {trial} asked")  # fmt: skip
                     continue
                 order = rows[pid - 1][trial]
                 if order.size < shots:
@@ -365,12 +356,18 @@ class SYSUMM01:
 
     # --- report ------------------------------------------------------------------------
 
-    def check(self) -> str:
-        """A table of the dataset's counts next to the official SYSU-MM01 counts (spec §1.3)."""
+    def check(self, decode: bool = False) -> str:
+        """A table of the dataset's counts next to the official SYSU-MM01 counts.
+
+        Args:
+            decode: Also decode every image (in parallel threads, with a progress bar on a
+                terminal) and list the corrupt, truncated or empty files by path.
+        """
         train = self.train
         query = self.query()
-        sampler = "official" if (self.root / "exp" / "rand_perm_cam.mat").is_file() else "agw"
-        rows = [
+        official_perm = (self.root / "exp" / "rand_perm_cam.mat").is_file()
+        sampler: Literal["official", "agw"] = "official" if official_perm else "agw"
+        rows: list[tuple[str, int | str, int]] = [
             ("train ids", len(self.train_ids), OFFICIAL_COUNTS["train_ids"]),
             ("val ids", len(self.val_ids), OFFICIAL_COUNTS["val_ids"]),
             ("test ids", len(self.test_ids), OFFICIAL_COUNTS["test_ids"]),
@@ -378,12 +375,14 @@ class SYSUMM01:
             ("train infrared images", sum(s.modality == INFRARED for s in train), 11909),
             ("query images", len(query), OFFICIAL_COUNTS["query_images"]),
         ]
+        size: int | str  # the gallery size, or why it could not be read
         for mode in ("all", "indoor"):
             for shots in (1, 10):
                 try:
                     size = len(self.gallery(mode, shots, 0, sampler))
                 except (DatasetLayoutError, ImportError) as err:
-                    size = f"error: {str(err).splitlines()[0]}"
+                    first = err.problems[0] if isinstance(err, DatasetLayoutError) else str(err)
+                    size = f"error: {first.splitlines()[0]}"
                 rows.append((f"gallery {mode} {shots}-shot (trial 0, {sampler})", size,
                              OFFICIAL_COUNTS[f"gallery_{mode}_{shots}"]))  # fmt: skip
         indoor_ids = {pid for (cam, pid) in self._images if cam in GALLERY_CAMS["indoor"]}
@@ -394,6 +393,9 @@ class SYSUMM01:
         for name, found, official in rows:
             mark = "" if found == official else "  <- differs"
             lines.append(f"{name:<{width}}  {found!s:>8}  {official:>8}{mark}")
+        if decode:
+            paths = [p for _, files in sorted(self._images.items()) for p in files]
+            lines.append(decode_report(paths, self.root))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -401,3 +403,46 @@ class SYSUMM01:
             f"SYSUMM01(root={str(self.root)!r}, train_ids={len(self.train_ids)}, "
             f"val_ids={len(self.val_ids)}, test_ids={len(self.test_ids)})"
         )
+
+
+def _read_rand_perm_cam(path: Path, root: Path) -> list[Any]:
+    """The official gallery permutations: per camera, one ``(trials, n)`` array per identity.
+
+    Anything that is not the official file (an HTML error page saved under its name, a
+    truncated download, another variable) is a `DatasetLayoutError` naming the file.
+    """
+    from scipy.io import loadmat
+
+    rel = "exp/rand_perm_cam.mat"
+    hint = (
+        f"Copy evaluation/data_split/rand_perm_cam.mat from the official SYSU-MM01 evaluation "
+        f"kit into {path.parent} again, or evaluate with sampler='agw', which needs no file."
+    )
+
+    def bad(problem: str) -> DatasetLayoutError:
+        return DatasetLayoutError("SYSU-MM01", root, [f"{rel}: {problem}"], hint)
+
+    try:
+        mat = loadmat(str(path))
+    except Exception as err:  # SciPy raises ValueError, TypeError, OSError, ... on garbage
+        raise bad(f"not a readable Matlab file ({type(err).__name__}: {err})") from err
+    if "rand_perm_cam" not in mat:
+        found = sorted(k for k in mat if not k.startswith("__"))
+        raise bad(f"holds no variable 'rand_perm_cam' (variables found: {found})")
+    cells = mat["rand_perm_cam"]
+    if not isinstance(cells, np.ndarray) or cells.shape != (6, 1) or cells.dtype != object:
+        shape = getattr(cells, "shape", None)
+        raise bad(f"expected 'rand_perm_cam' to be a 6x1 cell array, got shape {shape}")
+    perm = []
+    for c in range(6):
+        rows = np.asarray(cells[c][0]).reshape(-1)
+        for pid, entry in enumerate(rows, start=1):
+            if not isinstance(entry, np.ndarray) or (
+                entry.size and (entry.ndim != 2 or not np.issubdtype(entry.dtype, np.number))
+            ):
+                raise bad(
+                    f"camera {c + 1}, identity {pid}: expected a numeric (trials, images) "
+                    f"matrix, got {type(entry).__name__} {getattr(entry, 'shape', '')}"
+                )
+        perm.append(rows)
+    return perm

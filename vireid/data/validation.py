@@ -28,7 +28,8 @@ class ValidationSplit:
             previous label order.
         query: Every held-out image of the query modality (label ``-1``).
         gallery: Every held-out image of the other modality (label ``-1``).
-        exclude: Exclusion rule for ranking (`vireid.metrics.rank_metrics`), e.g. ``"sysu"``.
+        exclude: Exclusion rule for ranking
+            ([`vireid.metrics.rank_metrics`][vireid.metrics.rank_metrics]), e.g. ``"sysu"``.
         held_out: The held-out identities (dataset pids), sorted.
         label_of: Dataset pid → new training label.
     """

@@ -7,9 +7,10 @@
 * Features: `FeatureExtractor` wraps a model as the feature source of the protocol runners;
   `extract_features` returns a path → feature mapping.
 * Protocols: `evaluate_sysu`, `evaluate_regdb`, `evaluate_llcm`; `evaluate_validation` scores
-  held-out validation identities (`vireid.data.ValidationSplit`).
+  held-out validation identities ([`vireid.data.ValidationSplit`][vireid.data.ValidationSplit]).
 """
 
+from vireid.engine.atomic_files import atomic_open, write_text_atomic
 from vireid.engine.checkpoint import (
     CheckpointManager,
     load_checkpoint,
@@ -42,6 +43,7 @@ __all__ = [
     "NonFiniteLossError",
     "RunLog",
     "all_gather_rows",
+    "atomic_open",
     "autocast",
     "build_optimizer",
     "build_train_loader",
@@ -67,4 +69,5 @@ __all__ = [
     "unwrap_model",
     "validation_score",
     "versions",
+    "write_text_atomic",
 ]

@@ -6,7 +6,6 @@ import os
 import platform
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import torchvision
 from torch import nn
 
 import vireid
+from vireid.engine.atomic_files import atomic_open
 
 __all__ = ["CheckpointManager", "load_checkpoint", "save_checkpoint", "unwrap_model", "versions"]
 
@@ -50,17 +50,8 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike[str]) -> P
     one (``os.replace`` is atomic on POSIX and Windows).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(dict(state), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as f:
+        torch.save(dict(state), f)
     return path
 
 

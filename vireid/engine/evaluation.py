@@ -6,15 +6,15 @@ Each runner takes a *feature source*, either
   loading), called in batches over the whole test pool exactly once, or
 * a mapping from image path (``str`` or ``Path``) to a ``(D,)`` feature,
 
-and returns a `vireid.metrics.ProtocolResult` with the per-trial metrics, mean ± std and a record
-of every protocol choice (protocols spec §4.6, §6).
+and returns a [`ProtocolResult`][vireid.metrics.ProtocolResult] with the per-trial metrics,
+mean ± std and a record of every protocol choice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 
@@ -36,6 +36,11 @@ from vireid.ops.distance import DistanceMetric
 __all__ = ["FeatureSource", "evaluate_llcm", "evaluate_regdb", "evaluate_sysu"]
 
 FeatureSource = Callable[[Sequence[Sample]], torch.Tensor] | Mapping[str | Path, torch.Tensor]
+"""What the protocol runners read features from.
+
+Either a callable ``fn(samples) -> (len(samples), D) tensor``, called in batches over the test
+pool, or a mapping from image path to a ``(D,)`` feature.
+"""
 
 
 def _extract(source: FeatureSource, pool: Sequence[Sample], batch_size: int) -> torch.Tensor:
@@ -43,7 +48,7 @@ def _extract(source: FeatureSource, pool: Sequence[Sample], batch_size: int) -> 
     if isinstance(source, Mapping):
         rows, missing = [], []
         for s in pool:
-            feat = source.get(str(s.path), source.get(s.path))  # type: ignore[call-overload]
+            feat = source.get(str(s.path), source.get(s.path))
             if feat is None:
                 missing.append(str(s.path))
             else:
@@ -117,14 +122,15 @@ def evaluate_sysu(
 ) -> ProtocolResult:
     """The SYSU-MM01 protocol: infrared queries against per-trial visible galleries.
 
-    Features are computed once for the query set and every trial's gallery (the MPANet lineage
-    does the same; BN runs in eval mode, so this equals re-extracting per trial). Distances are
-    accumulated in float64, and each trial is scored with `vireid.metrics.sysu_metrics`
-    (camera-3 queries drop every camera-2 item; deduplicated CMC).
+    Features are computed once for the query set and every trial's gallery (the MPANet lineage does
+    the same; BN runs in eval mode, so this equals re-extracting per trial). Distances are
+    accumulated in float64, and each trial is scored with
+    [`vireid.metrics.sysu_metrics`][vireid.metrics.sysu_metrics] (camera-3 queries drop every
+    camera-2 item; deduplicated CMC).
 
     Args:
         features: Feature source (see the module docstring).
-        dataset: A `vireid.data.SYSUMM01`.
+        dataset: A [`vireid.data.SYSUMM01`][vireid.data.SYSUMM01].
         mode: ``"all"`` or ``"indoor"`` search.
         shots: 1 (single-shot) or 10 (multi-shot).
         sampler: ``"official"`` (``rand_perm_cam.mat``) or ``"agw"`` (``random.Random(trial)``).
@@ -172,10 +178,10 @@ def evaluate_regdb(
 ) -> ProtocolResult:
     """The RegDB protocol for one split, or the mean over several split-specific models.
 
-    Pass one feature source and one `vireid.data.RegDB` for a single split, or equal-length
-    sequences (feature source of the model trained on split t, ``RegDB(root, split=t)``) for the
-    ten-split protocol. Every query is scored against the whole test set of the other modality;
-    no exclusion rule applies.
+    Pass one feature source and one [`vireid.data.RegDB`][vireid.data.RegDB] for a single split, or
+    equal-length sequences (feature source of the model trained on split t,
+    ``RegDB(root, split=t)``) for the ten-split protocol. Every query is scored against the whole
+    test set of the other modality; no exclusion rule applies.
 
     Args:
         features: Feature source(s) (see the module docstring).
@@ -193,8 +199,14 @@ def evaluate_regdb(
         raise ValueError(f"direction must be 'v2t' or 't2v', got {direction!r}")
     if cmc not in ("standard", "dedup"):
         raise ValueError(f"cmc must be 'standard' or 'dedup', got {cmc!r}")
-    datasets = [dataset] if isinstance(dataset, RegDB) else list(dataset)
-    sources = [features] if isinstance(dataset, RegDB) else list(features)  # type: ignore[arg-type]
+    # One RegDB pairs with one feature source, a sequence of splits with a sequence of sources
+    # (a source of the wrong kind fails in _extract, a length mismatch just below).
+    if isinstance(dataset, RegDB):
+        datasets = [dataset]
+        sources = [cast(FeatureSource, features)]
+    else:
+        datasets = list(dataset)
+        sources = list(cast(Sequence[FeatureSource], features))
     if len(sources) != len(datasets):
         raise ValueError(
             f"give one feature source per split: got {len(sources)} sources for "
@@ -232,7 +244,7 @@ def evaluate_llcm(
     batch_size: int = 256,
     max_rank: int = 20,
 ) -> ProtocolResult:
-    """The LLCM protocol (spec §3.2–3.3).
+    """The LLCM protocol (Zhang & Wang, CVPR 2023, and the DEEN evaluation code).
 
     ``"deen"`` and ``"symmetric"`` average ten trials (default 0..9) and remove gallery items
     with the query's identity and camera; ``"full"`` is a single run without exclusion. Every
@@ -242,7 +254,7 @@ def evaluate_llcm(
 
     Args:
         features: Feature source (see the module docstring).
-        dataset: A `vireid.data.LLCM`.
+        dataset: A [`vireid.data.LLCM`][vireid.data.LLCM].
         direction: ``"ir2vis"`` (the headline LLCM number) or ``"vis2ir"``.
         protocol: ``"deen"`` (official), ``"symmetric"`` or ``"full"``.
         trials: Trial indices; default 0..9, or (0,) for ``"full"``.

@@ -27,36 +27,39 @@ def _normalise(images: torch.Tensor) -> torch.Tensor:
 class FeatureExtractor:
     """A model wrapped as ``fn(samples) -> (N, D)`` features: what `evaluate_sysu` & co. take.
 
-    Each call decodes and resizes the samples' images (`vireid.data.ImageDataset`), normalises
-    them with the ImageNet statistics, and runs the model in eval mode under ``torch.no_grad``
-    with the samples' modality labels (the test transform of every reference: resize, to
-    tensor, normalise; no flip). Features come back as float32 on the CPU. The model's
-    train/eval mode is restored afterwards.
+    Each call decodes and resizes the samples' images
+    ([`vireid.data.ImageDataset`][vireid.data.ImageDataset]), normalises them with the ImageNet
+    statistics, and runs the model in eval mode under ``torch.no_grad`` with the samples' modality
+    labels (the test transform of every reference: resize, to tensor, normalise; no flip). Features
+    come back as float32 on the CPU. The model's train/eval mode is restored afterwards.
 
     Under DDP (an initialised process group) each rank encodes every ``world_size``-th sample
     and the features are all-gathered, so every rank returns all of them.
 
     Args:
         model: Any module called as ``model(images, modalities)`` returning ``(B, D)`` in eval
-            mode (every `vireid.models` assembly), or ``model(images)`` when
+            mode (every [`vireid.models`][vireid.models] assembly), or ``model(images)`` when
             ``pass_modalities=False``.
         size: Input ``(height, width)``, as in training.
         device: Device to run on. Default: the device of the model's first parameter.
         batch_size: Images per forward pass. Default 128.
-        amp: Autocast mode (see `vireid.engine.resolve_amp`). Default ``"auto"``: bfloat16 on
-            CUDA, float32 on the CPU.
+        amp: Autocast mode (see [`vireid.engine.resolve_amp`][vireid.engine.resolve_amp]). Default
+            ``"auto"``: bfloat16 on CUDA, float32 on the CPU.
         num_workers: DataLoader workers for decoding. Default 0 (in the calling process).
-        interpolation: Resize interpolation (see `vireid.data.ImageDataset`).
+        interpolation: Resize interpolation (see
+            [`vireid.data.ImageDataset`][vireid.data.ImageDataset]).
         pass_modalities: Call ``model(images, modalities)`` (default) or ``model(images)``.
 
     Example:
-        Evaluate a trained model on SYSU-MM01 with the official sampler::
+        Evaluate a trained model on SYSU-MM01 with the official sampler:
 
-            from vireid.engine import FeatureExtractor, evaluate_sysu
+        ```python
+        from vireid.engine import FeatureExtractor, evaluate_sysu
 
-            features = FeatureExtractor(model, size=(384, 192), device="cuda")
-            result = evaluate_sysu(features, SYSUMM01(root), mode="all", shots=1)
-            print(result)
+        features = FeatureExtractor(model, size=(384, 192), device="cuda")
+        result = evaluate_sysu(features, SYSUMM01(root), mode="all", shots=1)
+        print(result)
+        ```
 
         Every image of the test pool is encoded once, whatever the number of trials.
     """
@@ -156,11 +159,13 @@ def extract_features(
 ) -> dict[Path, torch.Tensor]:
     """Features of ``samples`` keyed by image path: a mapping `evaluate_sysu` & co. accept.
 
-    Encode a test pool once and evaluate it under several protocols::
+    Encode a test pool once and evaluate it under several protocols:
 
-        pool = dataset.query() + [s for t in range(10) for s in dataset.gallery("all", 1, t)]
-        feats = extract_features(model, pool, size=(288, 144))
-        all_search = evaluate_sysu(feats, dataset, mode="all")
+    ```python
+    pool = dataset.query() + [s for t in range(10) for s in dataset.gallery("all", 1, t)]
+    feats = extract_features(model, pool, size=(288, 144))
+    all_search = evaluate_sysu(feats, dataset, mode="all")
+    ```
 
     Arguments as `FeatureExtractor`. Returns ``{sample.path: (D,) float32 CPU tensor}``.
     """

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from vireid._choices import one_of
 from vireid.data.image_dataset import ImageDataset
 from vireid.data.sample import Sample
 from vireid.data.samplers import CrossModalityIdentitySampler
@@ -14,8 +15,8 @@ from vireid.models.recipe import Recipe
 
 __all__ = ["CachedBatches", "TrainLoader", "build_train_loader"]
 
-#: ``cache_images="auto"`` keeps the decoded training set in memory up to this size.
 AUTO_CACHE_BYTES = 2 * 2**30
+"""``cache_images="auto"`` keeps the decoded training set in memory up to this size."""
 
 
 class CachedBatches:
@@ -66,7 +67,8 @@ def build_train_loader(
     Images are decoded, converted to RGB and resized to ``recipe.image_size`` as uint8 — once,
     into memory, when ``cache_images`` is true (``"auto"``: when the decoded set fits in 2 GiB),
     else in ``num_workers`` DataLoader workers with pinned memory on CUDA. Augmentation is not
-    done here: it runs batched on the training device (`vireid.augment.BatchAugment`).
+    done here: it runs batched on the training device
+    ([`vireid.augment.BatchAugment`][vireid.augment.BatchAugment]).
 
     Args:
         samples: Training samples (labels ``0..C-1``).
@@ -83,7 +85,7 @@ def build_train_loader(
         samples,
         ids_per_batch=recipe.ids_per_batch,
         num_instances=recipe.num_instances,
-        variant=recipe.sampler,  # type: ignore[arg-type]
+        variant=one_of(recipe.sampler, ("agw_pk", "pk_any", "idkl_random"), "recipe.sampler"),
         seed=recipe.seed,
         num_replicas=num_replicas,
         rank=rank,

@@ -13,12 +13,12 @@ __all__ = ["build_optimizer"]
 def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """SGD, Adam or AdamW over the model's parameter groups, with the recipe's learning rates.
 
-    A model that defines ``parameter_groups()`` (every `vireid.models` assembly) gets one group
-    per entry: ``"head"`` (BN neck and classifier) at ``recipe.head_lr`` and every other group
-    at ``recipe.lr`` (AGW: 0.1 and 0.01). Any other model gets one group at ``recipe.lr``.
-    Weight decay applies to every trainable parameter, BN parameters included, as in the
-    references; frozen parameters (the BN neck's bias) are left out. Each group records its
-    base LR as ``"base_lr"`` for the schedule.
+    A model that defines ``parameter_groups()`` (every [`vireid.models`][vireid.models] assembly)
+    gets one group per entry: ``"head"`` (BN neck and classifier) at ``recipe.head_lr`` and every
+    other group at ``recipe.lr`` (AGW: 0.1 and 0.01). Any other model gets one group at
+    ``recipe.lr``. Weight decay applies to every trainable parameter, BN parameters included, as in
+    the references; frozen parameters (the BN neck's bias) are left out. Each group records its base
+    LR as ``"base_lr"`` for the schedule.
 
     Raises:
         ValueError: the model has no trainable parameter.

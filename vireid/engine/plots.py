@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from vireid.engine.atomic_files import atomic_open
 from vireid.metrics import ProtocolResult
 
 __all__ = ["save_cmc_plot"]
@@ -41,6 +42,9 @@ def save_cmc_plot(
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with atomic_open(path, "wb") as f:
+            fig.savefig(f, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
     return path

@@ -11,6 +11,7 @@ import torch
 __all__ = ["AmpMode", "autocast", "grad_scaler", "resolve_amp"]
 
 AmpMode = Literal["auto", "bf16", "fp16", "none"]
+"""Mixed-precision choices accepted by `resolve_amp` (``"none"`` trains in float32)."""
 _MODES = ("auto", "bf16", "fp16", "none")
 
 

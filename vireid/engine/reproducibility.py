@@ -39,7 +39,15 @@ def get_rng_state(generators: dict[str, torch.Generator] | None = None) -> dict[
     ``torch.load(..., weights_only=True)``.
     """
     version, internal, gauss = random.getstate()
-    name, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+    numpy_state = np.random.get_state(legacy=True)  # noqa: NPY002
+    if not isinstance(numpy_state, tuple):
+        # Legacy states exist for MT19937 only; another bit generator (installed with
+        # numpy.random.set_bit_generator) has a dict state that does not fit this record.
+        raise RuntimeError(
+            "get_rng_state supports NumPy's default MT19937 global generator only, got "
+            f"{numpy_state.get('bit_generator')!r}"
+        )
+    name, keys, pos, has_gauss, cached = numpy_state
     state: dict[str, Any] = {
         "python": {"version": version, "state": torch.tensor(internal), "gauss": gauss},
         "numpy": {

@@ -53,7 +53,7 @@ def set_learning_rate(
     """Set every group's LR to ``base_lr · lr_factor(...)``; returns the factor.
 
     Each parameter group carries its base LR as ``group["base_lr"]`` (set by
-    `vireid.engine.build_optimizer`).
+    [`vireid.engine.build_optimizer`][vireid.engine.build_optimizer]).
     """
     factor = lr_factor(recipe, epoch, step, steps)
     for group in optimizer.param_groups:

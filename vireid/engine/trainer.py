@@ -12,7 +12,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from vireid._choices import one_of
+from vireid._modality import check_modality_values
 from vireid.augment import BatchAugment
 from vireid.data.sample import Sample
 from vireid.data.validation import ValidationSplit
@@ -148,18 +150,19 @@ def train_one_epoch(
 ) -> EpochStats:
     """One pass over ``loader``: augment on the device, forward, loss terms, backward, step.
 
-    Per step: the learning rate of the recipe's schedule; uint8 images, labels and modalities
-    copied to ``device`` (non-blocking); ``augment(images, modalities)`` (a
-    `vireid.augment.BatchAugment`); ``model(images, modalities)`` under autocast;
-    ``criterion(output, labels, modalities)`` → terms with ``"total"``; a finiteness check of
-    every term (a `NonFiniteLossError` names the term, the step and the epoch); backward, with
-    the gradient scaler for float16; the optimiser step. Every ``log_every`` steps the terms,
+    Per step: the learning rate of the recipe's schedule; uint8 images, labels and modalities copied
+    to ``device`` (non-blocking); ``augment(images, modalities)`` (a
+    [`vireid.augment.BatchAugment`][vireid.augment.BatchAugment]); ``model(images, modalities)``
+    under autocast; ``criterion(output, labels, modalities)`` → terms with ``"total"``; a finiteness
+    check of every term (a `NonFiniteLossError` names the term, the step and the epoch); backward,
+    with the gradient scaler for float16; the optimiser step. Every ``log_every`` steps the terms,
     the learning rate, img/s and peak memory go to the progress bar and to ``log``.
 
     Args:
         model: The network, in training mode.
         criterion: ``(output, labels, modalities) -> dict of terms with "total"``.
-        optimizer: Built by `vireid.engine.build_optimizer` (groups carry ``base_lr``).
+        optimizer: Built by [`vireid.engine.build_optimizer`][vireid.engine.build_optimizer] (groups
+            carry ``base_lr``).
         loader: Batches of ``{"image": uint8 (B,3,H,W), "label": (B,), "modality": (B,)}``.
         augment: Batched augmentation on the device.
         recipe: Supplies the LR schedule.
@@ -180,7 +183,7 @@ def train_one_epoch(
     Raises:
         NonFiniteLossError: a loss term is NaN or infinite.
     """
-    total_steps = len(loader) if hasattr(loader, "__len__") else None  # type: ignore[arg-type]
+    total_steps = len(loader) if isinstance(loader, Sized) else None
     if max_steps is not None and total_steps is not None:
         total_steps = min(total_steps, max_steps)
     steps_for_lr = total_steps or 1
@@ -204,6 +207,8 @@ def train_one_epoch(
             if max_steps is not None and step >= max_steps:
                 break
             set_learning_rate(optimizer, recipe, epoch, step, steps_for_lr)
+            if batch["modality"].device.type == "cpu":  # free here, a host sync on the device
+                check_modality_values(batch["modality"], "the loader's modality labels")
             images = batch["image"].to(device, non_blocking=True)
             labels = batch["label"].to(device, non_blocking=True)
             modalities = batch["modality"].to(device, non_blocking=True)
@@ -326,12 +331,15 @@ def fit(
 
     The run, in order:
 
-    1. Seed everything from ``recipe.seed`` (``deterministic`` for repeatable kernels); join
-       the ``torchrun`` process group if there is one (`vireid.engine.init_distributed`).
-    2. Build the loader (`vireid.engine.build_train_loader`: the recipe's P×K sampler, images
-       decoded and resized to uint8 once or in workers), `vireid.augment.BatchAugment` of
-       ``recipe.augment`` on the device, the optimiser with per-group LRs
-       (`vireid.engine.build_optimizer`), the gradient scaler for float16.
+    1. Seed everything from ``recipe.seed`` (``deterministic`` for repeatable kernels); join the
+       ``torchrun`` process group if there is one
+       ([`vireid.engine.init_distributed`][vireid.engine.init_distributed]).
+    2. Build the loader ([`vireid.engine.build_train_loader`][vireid.engine.build_train_loader]: the
+       recipe's P×K sampler, images decoded and resized to uint8 once or in workers),
+       [`vireid.augment.BatchAugment`][vireid.augment.BatchAugment] of ``recipe.augment`` on the
+       device, the optimiser with per-group LRs
+       ([`vireid.engine.build_optimizer`][vireid.engine.build_optimizer]), the gradient scaler for
+       float16.
     3. Move the model to the device (``channels_last`` on CUDA), optionally convert to SyncBN,
        ``torch.compile`` it (``compile=True``), then wrap it in DDP.
     4. With ``resume``, restore model, optimiser, scaler, epoch, best score, history and RNG
@@ -351,9 +359,9 @@ def fit(
     0's (each rank sees other identities).
 
     Args:
-        model: A `vireid.models` assembly or any module with the same contract.
+        model: A [`vireid.models`][vireid.models] assembly or any module with the same contract.
         criterion: Its criterion.
-        recipe: The run's `vireid.models.Recipe`.
+        recipe: The run's [`vireid.models.Recipe`][vireid.models.Recipe].
         train: Training samples (labels ``0..C-1``; with validation, ``validation.train``).
         validation: Held-out identities for ``selection="val"`` (e.g.
             ``SYSUMM01(root).validation_split()``); required then, ignored otherwise.
@@ -419,9 +427,9 @@ def fit(
     )  # fmt: skip
     generator = torch.Generator(device=dev)
     augment = BatchAugment(
-        recipe.augment,
+        one_of(recipe.augment, ("mcja", "caj", "agw"), "recipe.augment"),
         size=recipe.image_size,
-        generator=generator,  # type: ignore[arg-type]
+        generator=generator,
     )
     plain = unwrap_model(model)
     channels_last = dev.type == "cuda"
@@ -435,6 +443,7 @@ def fit(
     scaler = grad_scaler(dev, amp_dtype)
     net: nn.Module = plain
     if compile:
+        # torch.compile(module) returns an nn.Module (OptimizedModule); its stubs say Callable.
         net = torch.compile(net)  # type: ignore[assignment]
     if ctx.distributed:
         # A model that routes images by modality (AGW's stems) may leave a branch unused in a

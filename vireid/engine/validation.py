@@ -19,8 +19,9 @@ def evaluate_validation(
     Cosine distance accumulated in float64, the split's exclusion rule, deduplicated CMC.
 
     Args:
-        features: A feature source (e.g. `vireid.engine.FeatureExtractor`).
-        split: The `vireid.data.ValidationSplit`.
+        features: A feature source (e.g.
+            [`vireid.engine.FeatureExtractor`][vireid.engine.FeatureExtractor]).
+        split: The [`vireid.data.ValidationSplit`][vireid.data.ValidationSplit].
         batch_size: Samples per call of a feature function.
     """
     feats, row = _pool_index(features, [split.query, split.gallery], batch_size)

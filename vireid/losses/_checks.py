@@ -1,15 +1,18 @@
 """Argument checks and edge-batch helpers shared by every loss (private).
 
-Conventions every loss in :mod:`vireid.losses` follows:
+Conventions every loss in [`vireid.losses`][vireid.losses] follows:
 
 * Inputs are checked at the boundary; a wrong call raises ``TypeError``/``ValueError`` naming
   the argument, what was expected and what was given.
 * Losses compute in float32 (or float64 when given float64, so ``gradcheck`` works): half
-  precision inputs are upcast and autocast is switched off inside the loss (:func:`full_precision`).
+  precision inputs are upcast and autocast is switched off inside the loss (`full_precision`).
+* A non-finite input gives a non-finite loss value (or a ``ValueError`` saying so), never a
+  finite loss with NaN gradients: rows a loss masks out still reach its value through a zero
+  term, so the engine's check of the loss sees them.
 * A batch that leaves a loss undefined (one modality only, no positive pair, ...) gives
-  :func:`zero_loss` — a zero scalar attached to the autograd graph of the inputs, so
+  `zero_loss` — a zero scalar attached to the autograd graph of the inputs, so
   ``loss.backward()`` still works — and a warning issued once per process per reason
-  (:func:`warn_once`).
+  (`warn_once`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TypeVar
 
 import torch
+
+_T = TypeVar("_T")
 
 _WARNED: set[str] = set()
 
@@ -32,7 +37,7 @@ def warn_once(key: str, message: str) -> None:
     warnings.warn(message, UserWarning, stacklevel=3)
 
 
-def check_choice(value: object, name: str, choices: Sequence[object]) -> Any:
+def check_choice(value: _T, name: str, choices: Sequence[object]) -> _T:
     """Return ``value`` if it is one of ``choices``, else raise a ``ValueError`` listing them."""
     if value not in tuple(choices):
         options = ", ".join(repr(c) for c in choices)
@@ -87,6 +92,21 @@ def check_labels(labels: object, name: str, n: int, device: torch.device) -> tor
     return labels.long()
 
 
+def check_label_range(labels: torch.Tensor, num_classes: int, name: str = "labels") -> None:
+    """Raise ``ValueError`` naming the first label outside ``[0, num_classes)``.
+
+    Reads the labels back to the host: call it on CPU tensors only, or where a sync is free.
+    """
+    bad = (labels < 0) | (labels >= num_classes)
+    if bool(bad.any()):
+        first = int(bad.nonzero()[0, 0])
+        raise ValueError(
+            f"{name} must lie in [0, num_classes) = [0, {num_classes}), got {int(labels[first])} "
+            f"at position {first} ({int(bad.sum())} of {labels.numel()} out of range). Labels "
+            "are contiguous training labels (Sample.label), not dataset identities."
+        )
+
+
 def check_modalities(modalities: object, n: int, device: torch.device) -> torch.Tensor:
     """Check a modality vector (0 visible, 1 infrared; other integers allowed) of length ``n``."""
     return check_labels(modalities, "modalities", n, device)
@@ -125,6 +145,11 @@ def zero_loss(*tensors: torch.Tensor) -> torch.Tensor:
 
     ``backward()`` through it gives zero gradients instead of failing with "element 0 of
     tensors does not require grad", so an edge batch never breaks a training loop.
+
+    A NaN or inf anywhere in those tensors makes the result NaN rather than 0: every loss
+    lets a non-finite input reach its value, so a poisoned batch is caught by whoever checks
+    the loss (the training engine stops and names the term) instead of passing as a
+    plausible 0.
     """
     floats = [t for t in tensors if isinstance(t, torch.Tensor) and t.is_floating_point()]
     if not floats:
@@ -133,6 +158,5 @@ def zero_loss(*tensors: torch.Tensor) -> torch.Tensor:
     out = floats[0].new_zeros((), dtype=dtype)
     for t in floats:
         if t.requires_grad:
-            # nan_to_num: an inf/NaN input (e.g. an fp16 overflow) must still give exactly 0.
-            out = out + t.sum().to(dtype).nan_to_num(0.0, 0.0, 0.0) * 0.0
+            out = out + t.sum().to(dtype) * 0.0
     return out

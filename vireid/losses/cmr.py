@@ -1,7 +1,8 @@
 """Cross-Modality Retrieval (CMR) loss of MCJA.
 
 Liang et al., "Bridging the Gap: Multi-level Cross-modality Joint Alignment for Visible-infrared
-Person Re-identification" (MCJA), IEEE TCSVT 2024; specification ``mcja.md`` §4.1–4.2.
+Person Re-identification" (MCJA), IEEE TCSVT 2024: the cross-modality retrieval loss of its
+method section, in the form of the authors' released code.
 """
 
 from __future__ import annotations
@@ -38,20 +39,24 @@ def cmr_loss(
     modality is the gallery (``g`` items). With cosine distances
     ``d_ij = (1 − cos(f_i, f_j)) / 2 ∈ [0, 1]``, soft ranks ``r_i = soft_rank_ε(d_i·)``
     ("l2", ε = 0.5, ascending) and targets ``t_ij = 1`` for a positive (same identity) and
-    ``t_ij = g`` for a negative::
+    ``t_ij = g`` for a negative:
 
-        L_a = mean_{kept i} mean_{j ∈ G_a} |r_ij − t_ij|,      CMR = mean_{valid a} L_a
+    $$
+    L_a = \operatorname{mean}_{\text{kept } i}\ \operatorname{mean}_{j \in G_a}
+        \lvert r_{ij} - t_{ij} \rvert, \qquad
+    \mathrm{CMR} = \operatorname{mean}_{\text{valid } a} L_a
+    $$
 
     A query is kept when its gallery holds at least one positive and one negative; a modality
     is valid when it keeps a query.
 
-    **Fast path (exact).** With ``d ∈ [0, 1]``, every row with ``g ≥ 4/ε`` (``g ≥ 8`` at the
-    default ε) is a single pool-adjacent-violators block, so the soft rank is the affine map
-    ``r_ij = (g + 1)/2 + (d_ij − d̄_i)/ε`` (mcja.md §4.2, Claim 1). ``fast_path=True`` uses it
-    for such modalities — same values and gradients as the projection, without the sort — and
-    :func:`vireid.ops.soft_rank` otherwise. A consequence worth knowing: in this regime CMR is
-    ``(g − 1)/2`` plus a weighted contrast of mean positive and mean negative distance, so its
-    value depends on the batch's modality mix.
+    **Fast path (exact).** With ``d ∈ [0, 1]``, every row with ``g ≥ 4/ε`` (``g ≥ 8`` at the default
+    ε) is a single pool-adjacent-violators block, so the soft rank is the affine map
+    ``r_ij = (g + 1)/2 + (d_ij − d̄_i)/ε``. ``fast_path=True`` uses it for such modalities — same
+    values and gradients as the projection, without the sort — and
+    [`vireid.ops.soft_rank`][vireid.ops.soft_rank] otherwise. A consequence worth knowing: in this
+    regime CMR is ``(g − 1)/2`` plus a weighted contrast of mean positive and mean negative
+    distance, so its value depends on the batch's modality mix.
 
     Differences to the released MCJA code (none change the value on batches where it works):
     the pairing and the gallery are built from ``labels``/``modalities`` (any sample order);
@@ -68,7 +73,7 @@ def cmr_loss(
         regularization_strength: soft-rank ε; default 0.5 (MCJA).
         fast_path: use the exact closed form where it applies; default True.
         backend: soft-rank backend for rows outside the fast path (see
-            :func:`vireid.ops.soft_rank`).
+            [`vireid.ops.soft_rank`][vireid.ops.soft_rank]).
 
     Returns:
         Scalar loss.
@@ -130,7 +135,7 @@ def cmr_loss(
 
 
 class CMRLoss(nn.Module):
-    """Module form of :func:`cmr_loss` (MCJA cross-modality retrieval loss).
+    """Module form of `cmr_loss` (MCJA cross-modality retrieval loss).
 
     Args:
         regularization_strength: soft-rank ε; default 0.5 (MCJA).
@@ -156,7 +161,7 @@ class CMRLoss(nn.Module):
     def forward(
         self, features: torch.Tensor, labels: torch.Tensor, modalities: torch.Tensor
     ) -> torch.Tensor:
-        """Loss of one batch; see :func:`cmr_loss`."""
+        """Loss of one batch; see `cmr_loss`."""
         return cmr_loss(
             features,
             labels,

@@ -21,16 +21,13 @@ unable to tell visible from infrared. Three ways to train it, chosen with ``mode
 
 With ``K`` heads pass a list of logits; the losses are summed (``L_C = Σ_j L_{C_j}``, paper).
 
-=====================  ==============================  ======================================
-aspect                 paper                           reference code
-=====================  ==============================  ======================================
-mechanism              GRL (min-max), true labels      no GRL (built, never called);
-                                                       pseudo-labels, cooperative minimum
-number of heads K      not given                       1
-classifier             not specified                   MLP 2048→100→100→2 (BN, ReLU, dropout)
-input                  shared feature                  post-BN shared feature ``g_sh``
-=====================  ==============================  ======================================
-"""
+| aspect | paper | reference code |
+|---|---|---|
+| mechanism | GRL (min-max), true labels | no GRL (built, never called); pseudo-labels, cooperative minimum |
+| number of heads K | not given | 1 |
+| classifier | not specified | MLP 2048→100→100→2 (BN, ReLU, dropout) |
+| input | shared feature | post-BN shared feature ``g_sh`` |
+"""  # noqa: E501
 
 from __future__ import annotations
 
@@ -102,7 +99,10 @@ def modality_confusion_loss(
     modalities: torch.Tensor,
     mode: Mode = "pseudo_label",
 ) -> torch.Tensor:
-    r"""Modality confusion loss for the shared branch (see :mod:`vireid.losses.confusion`).
+    r"""Modality confusion loss for the shared branch.
+
+    The equations and the paper-versus-code table are in
+    [`vireid.losses.confusion`][vireid.losses.confusion].
 
     Args:
         logits: Modality-classifier logits, shape ``(B, M)`` with ``M >= 2``, or a sequence of
@@ -156,7 +156,7 @@ def modality_confusion_loss(
 class ModalityConfusionLoss(nn.Module):
     r"""Modality confusion loss of the IDKL shared branch.
 
-    Calls :func:`modality_confusion_loss`. For ``mode="grl"`` the model must feed the modality
+    Calls `modality_confusion_loss`. For ``mode="grl"`` the model must feed the modality
     classifier a gradient-reversed feature (the loss cannot do it: it only sees logits).
 
     Args:
@@ -180,8 +180,8 @@ class ModalityConfusionLoss(nn.Module):
     def forward(
         self, logits: torch.Tensor | Sequence[torch.Tensor], modalities: torch.Tensor
     ) -> torch.Tensor:
-        """Confusion loss of the batch (see :func:`modality_confusion_loss`)."""
-        return modality_confusion_loss(logits, modalities, self.mode)  # type: ignore[arg-type]
+        """Confusion loss of the batch (see `modality_confusion_loss`)."""
+        return modality_confusion_loss(logits, modalities, self.mode)
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"mode={self.mode!r}"

@@ -5,38 +5,31 @@ modality. With ``Z_sh`` and ``Z_sp`` the ID logits of the shared and specific br
 
 **Paper** (``variant="paper"``):
 
-.. math::
-
-    L_{csa} = \sum_{i=1}^{N} \mathrm{KL}(Z_{sh,V}^i \| Z_{sp,V}^i)
-            + \mathrm{KL}(Z_{sh,I}^i \| Z_{sp,I}^i)
+$$
+L_{csa} = \sum_{i=1}^{N} \mathrm{KL}(Z_{sh,V}^i \| Z_{sp,V}^i)
+        + \mathrm{KL}(Z_{sh,I}^i \| Z_{sp,I}^i)
+$$
 
 **Reference** (``variant="reference"``, default): a sample-level and a set-level term, both
-with the symmetric batch-mean KL (:func:`vireid.losses.skl.symmetric_kl`):
+with the symmetric batch-mean KL (`vireid.losses.skl.symmetric_kl`):
 
-.. math::
-
-    L_{csa} = \sum_{m \in \{V, I\}} \mathrm{SKL}(Z_{sh}^m, Z_{sp}^m)
-            + \mathrm{SKL}(\hat Z_{sh}^m, \hat Z_{sp}^m)
+$$
+L_{csa} = \sum_{m \in \{V, I\}} \mathrm{SKL}(Z_{sh}^m, Z_{sp}^m)
+        + \mathrm{SKL}(\hat Z_{sh}^m, \hat Z_{sp}^m)
+$$
 
 where the set-level matrix ``Ẑ ∈ R^{k×(P·C)}`` places the ``r``-th image of every identity side
 by side, ``Ẑ[r, p·C + c] = Z[p·k + r, c]`` (``P`` identities with ``k`` images each in that
 modality), with one softmax over all ``P·C`` entries of a row.
 
-==========================  ===========================  =====================================
-aspect                      paper                        reference code (default)
-==========================  ===========================  =====================================
-terms                       sample level                 sample level + set level (not in the
-                                                         paper)
-KL                          direction not stated; read   symmetric, mean over rows
-                            as ``KL(Z_sh ‖ Z_sp)``, sum
-                            over samples
-specific logits             ``C_sp(f_sp)``               ``W_sp·BN_sp(f̃_sp)`` (purified)
-stop-gradient / τ           not mentioned / none         none / 1
-weight λ3                   0.8                          0.8 when ``B == 120``, else 0.3
-                                                         (RegDB); applied by the caller
-set-level grouping          —                            by position: blocks of
-                                                         ``k = count(labels == labels[0]) // 2``
-==========================  ===========================  =====================================
+| aspect | paper | reference code (default) |
+|---|---|---|
+| terms | sample level | sample level + set level (not in the paper) |
+| KL | direction not stated; read as ``KL(Z_sh ‖ Z_sp)``, sum over samples | symmetric, mean over rows |
+| specific logits | ``C_sp(f_sp)`` | ``W_sp·BN_sp(f̃_sp)`` (purified) |
+| stop-gradient / τ | not mentioned / none | none / 1 |
+| weight λ3 | 0.8 | 0.8 when ``B == 120``, else 0.3 (RegDB); applied by the caller |
+| set-level grouping | — | by position: blocks of ``k = count(labels == labels[0]) // 2`` |
 
 vireid groups the set level by labels instead of by position: within a modality, the images are
 sorted by identity label and, inside an identity, by order of appearance in the batch; every
@@ -46,7 +39,7 @@ increasing label order) this is exactly the released computation. The set level 
 which images share a row ``r``, i.e. on the order of each identity's images within a modality
 (as in the released code, where that order is random); reordering identities or interleaving
 modalities does not change the loss. The sample level does not depend on the order at all.
-"""
+"""  # noqa: E501
 
 from __future__ import annotations
 
@@ -122,7 +115,7 @@ def csa_loss(
     For each modality ``m`` present in the batch:
     ``𝔻(Z_sh[m] / τ, Z_sp[m] / τ)`` (sample level) and/or ``𝔻(Ẑ_sh[m] / τ, Ẑ_sp[m] / τ)``
     (set level), summed over the terms; ``𝔻`` is the symmetric KL or ``KL(shared ‖ specific)``.
-    See :mod:`vireid.losses.csa` for the equations, the set-level layout and the
+    See [`vireid.losses.csa`][vireid.losses.csa] for the equations, the set-level layout and the
     paper-vs-code table.
 
     Edge batches: a modality absent from the batch contributes 0 (warned once per process).
@@ -198,7 +191,7 @@ def csa_loss(
 class CSALoss(nn.Module):
     r"""Class Semantic Alignment between the shared- and specific-branch ID logits.
 
-    Calls :func:`csa_loss`; see :mod:`vireid.losses.csa` for the equations and the
+    Calls `csa_loss`; see [`vireid.losses.csa`][vireid.losses.csa] for the equations and the
     paper-vs-code table. The weight (0.8 for SYSU/LLCM, 0.3 for RegDB in the released code) is
     applied by the caller.
 
@@ -247,7 +240,7 @@ class CSALoss(nn.Module):
         labels: torch.Tensor,
         modalities: torch.Tensor,
     ) -> torch.Tensor:
-        """CSA loss of the batch (see :func:`csa_loss`)."""
+        """CSA loss of the batch (see `csa_loss`)."""
         return csa_loss(
             shared_logits,
             specific_logits,

@@ -12,29 +12,29 @@ a diagonal Gaussian over the identities ``S`` present in **both** modalities, an
 compared with a divergence divided by the dimension ``d``.
 
 Modality level (``level="modality"``), identity-balanced weights
-:math:`w_a = 1 / (|S|\, n_{y_a,m})` for :math:`a \in m`:
+$w_a = 1 / (|S|\, n_{y_a,m})$ for $a \in m$:
 
-.. math::
+$$
+\mu_m = \sum_{a \in m} w_a z_a, \qquad \sigma^2_m = \sum_{a \in m} w_a (z_a - \mu_m)^2 .
+$$
 
-    \mu_m = \sum_{a \in m} w_a z_a, \qquad \sigma^2_m = \sum_{a \in m} w_a (z_a - \mu_m)^2 .
-
-Identity level (``level="identity"``): per-identity means :math:`\mu_{p,m}` and one pooled
+Identity level (``level="identity"``): per-identity means $\mu_{p,m}$ and one pooled
 within-class variance per modality
-:math:`s^2_m = \sum_{p}\sum_{a \in (p,m)} (z_a - \mu_{p,m})^2 / \sum_p (n_{p,m} - 1)`
-(falling back to :math:`\sigma^2_m` when every identity has a single image).
+$s^2_m = \sum_{p}\sum_{a \in (p,m)} (z_a - \mu_{p,m})^2 / \sum_p (n_{p,m} - 1)$
+(falling back to $\sigma^2_m$ when every identity has a single image).
 
-Variance floor: :math:`\tau = \operatorname{sg}(\operatorname{mean}_k (v_{V,k} + v_{I,k})/2)`,
-:math:`\varepsilon = \varepsilon_{rel}\tau + \varepsilon_{abs}`, :math:`\tilde v = v + \varepsilon`.
+Variance floor: $\tau = \operatorname{sg}(\operatorname{mean}_k (v_{V,k} + v_{I,k})/2)$,
+$\varepsilon = \varepsilon_{rel}\tau + \varepsilon_{abs}$, $\tilde v = v + \varepsilon$.
 
 Divergences (per dimension, then averaged over the ``d`` dimensions):
 
-* ``"jeffreys"`` (default): :math:`\tfrac12[\tilde v_V/\tilde v_I + \tilde v_I/\tilde v_V - 2
-  + (\mu_V - \mu_I)^2 (1/\tilde v_V + 1/\tilde v_I)]` = (KL(V‖I) + KL(I‖V)) / d;
-* ``"w2"``: :math:`[(\mu_V - \mu_I)^2 + (\sqrt{\tilde v_V} - \sqrt{\tilde v_I})^2] / \tau`;
-* ``"moments"``: :math:`(\mu_V - \mu_I)^2/\tau + (\log \tilde v_V - \log \tilde v_I)^2`.
+* ``"jeffreys"`` (default): $\tfrac12[\tilde v_V/\tilde v_I + \tilde v_I/\tilde v_V - 2 +
+  (\mu_V - \mu_I)^2 (1/\tilde v_V + 1/\tilde v_I)]$ = (KL(V‖I) + KL(I‖V)) / d;
+* ``"w2"``: $[(\mu_V - \mu_I)^2 + (\sqrt{\tilde v_V} - \sqrt{\tilde v_I})^2] / \tau$;
+* ``"moments"``: $(\mu_V - \mu_I)^2/\tau + (\log \tilde v_V - \log \tilde v_I)^2$.
 
-At identity level the divergence is taken between :math:`\mathcal N(\mu_{p,V}, \tilde s^2_V)`
-and :math:`\mathcal N(\mu_{p,I}, \tilde s^2_I)` and averaged over :math:`p \in S`;
+At identity level the divergence is taken between $\mathcal N(\mu_{p,V}, \tilde s^2_V)$
+and $\mathcal N(\mu_{p,I}, \tilde s^2_I)$ and averaged over $p \in S$;
 ``level="both"`` adds the modality- and identity-level values.
 """
 
@@ -212,8 +212,8 @@ def distribution_consistency_loss(
     r"""Divergence between diagonal Gaussian fits of the two modalities' features.
 
     See the module docstring for the equations. Default: symmetric KL (Jeffreys) at modality
-    level, :math:`J = \frac{1}{2d}\sum_k [\tilde v_{V,k}/\tilde v_{I,k} + \tilde v_{I,k}/\tilde
-    v_{V,k} - 2 + (\mu_{V,k} - \mu_{I,k})^2 (1/\tilde v_{V,k} + 1/\tilde v_{I,k})]`.
+    level, $J = \frac{1}{2d}\sum_k [\tilde v_{V,k}/\tilde v_{I,k} + \tilde v_{I,k}/\tilde
+    v_{V,k} - 2 + (\mu_{V,k} - \mu_{I,k})^2 (1/\tilde v_{V,k} + 1/\tilde v_{I,k})]$.
 
     Only identities present in both modalities enter the fits. Samples whose modality is not
     in ``modality_pair`` are ignored.

@@ -1,4 +1,4 @@
-"""The pure functions behind every loss module of :mod:`vireid.losses`.
+"""The pure functions behind every loss module of [`vireid.losses`][vireid.losses].
 
 Each function takes tensors and explicit hyper-parameters and returns a scalar tensor; the
 ``nn.Module`` of the same name only stores the hyper-parameters. Use these when a loss is one

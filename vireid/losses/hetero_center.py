@@ -3,19 +3,19 @@ r"""Hetero-centre triplet loss (HcTri): batch-hard triplet over identity-modalit
 Form implemented: the hetero-centre **triplet** loss of Liu, Tan, Zhou, "Parameter Sharing
 Exploration and Hetero-Center Triplet Loss for Visible-Thermal Person Re-Identification"
 (IEEE TMM 2021). For every identity ``p`` and modality ``m`` present in the batch the centre
-:math:`c_{p,m}` is the mean feature; then, for each centre as anchor,
+$c_{p,m}$ is the mean feature; then, for each centre as anchor,
 
-.. math::
-
-    \ell_{p,m} = \max\Bigl(0,\ \rho + \max_{m' \ne m} \lVert c_{p,m} - c_{p,m'}\rVert
-        - \min_{q \ne p,\ m''} \lVert c_{p,m} - c_{q,m''}\rVert\Bigr),
+$$
+\ell_{p,m} = \max\Bigl(0,\ \rho + \max_{m' \ne m} \lVert c_{p,m} - c_{p,m'}\rVert
+    - \min_{q \ne p,\ m''} \lVert c_{p,m} - c_{q,m''}\rVert\Bigr),
+$$
 
 (the positive is the same identity's centre in the other modality, the negative the nearest
-centre of another identity in **either** modality) and :math:`L = \operatorname{mean}\ \ell`.
+centre of another identity in **either** modality) and $L = \operatorname{mean}\ \ell$.
 
 Why this form rather than the hetero-centre (HC) loss of Zhu et al., "Hetero-Center Loss for
 Cross-Modality Person Re-Identification" (Neurocomputing 2020),
-:math:`\sum_p \lVert c_{p,V} - c_{p,I}\rVert^2`: HC only pulls the two centres of an identity
+$\sum_p \lVert c_{p,V} - c_{p,I}\rVert^2$: HC only pulls the two centres of an identity
 together and has no separating term, so on its own it admits the collapsed solution and was
 always paired with an identity loss; HcTri keeps HC's pull (its positive term) and adds the
 inter-identity push, replacing the sample-level triplet, which is what a drop-in metric loss
@@ -27,7 +27,7 @@ Differences with the released HcTri code (``CenterTripletLoss``), kept deliberat
   [visible identities..., infrared identities...] with the same count per identity; here the
   centres are found from ``labels`` and ``modalities``, in any order and with any counts;
 * an identity present in only one modality has no positive, so its centre is not an anchor
-  (the reference would use the centre itself, :math:`D = 10^{-6}`, as the positive); it still
+  (the reference would use the centre itself, $D = 10^{-6}$, as the positive); it still
   serves as a negative for the others;
 * the reference averages over anchors (``MarginRankingLoss`` mean); the paper's Eq. sums over
   them. ``variant="paper"`` gives the sum.
@@ -63,13 +63,13 @@ def hetero_center_triplet_loss(
 ) -> torch.Tensor:
     r"""Hetero-centre triplet loss over per identity-modality centres (Liu et al., TMM 2021).
 
-    .. math::
+    $$
+    L = \operatorname{mean}_{(p,m)} \max\bigl(0,\ \rho + \lVert c_{p,m} - c_{p,\bar m}\rVert
+        - \min_{q \ne p} \lVert c_{p,m} - c_{q,\cdot}\rVert\bigr)
+    $$
 
-        L = \operatorname{mean}_{(p,m)} \max\bigl(0,\ \rho + \lVert c_{p,m} - c_{p,\bar m}\rVert
-            - \min_{q \ne p} \lVert c_{p,m} - c_{q,\cdot}\rVert\bigr)
-
-    with :math:`c_{p,m}` the mean feature of identity ``p`` in modality ``m`` and distances
-    :math:`\sqrt{\max(\cdot, 10^{-12})}` as in the reference. An anchor centre needs a centre
+    with $c_{p,m}$ the mean feature of identity ``p`` in modality ``m`` and distances
+    $\sqrt{\max(\cdot, 10^{-12})}$ as in the reference. An anchor centre needs a centre
     of its identity in another modality and at least one other identity.
 
     Args:
@@ -78,13 +78,25 @@ def hetero_center_triplet_loss(
         modalities: Modality labels ``(B,)`` (required; more than two values are allowed, the
             positive is then the farthest centre of the same identity in another modality).
         margin: Margin ρ (>= 0). Default ``0.3`` (the released default).
-        soft_margin: :math:`\log(1 + e^{d^+ - d^-})` instead of the hinge.
+        soft_margin: $\log(1 + e^{d^+ - d^-})$ instead of the hinge.
         variant: ``"reference"`` (mean over anchor centres, default) or ``"paper"`` (sum).
 
     Returns:
         Scalar loss; a graph-attached zero with a one-time warning when no centre has both a
         cross-modality positive and a negative (one modality or one identity only).
     """
+    return _hetero_center_triplet_loss(features, labels, modalities, margin, soft_margin, variant)
+
+
+def _hetero_center_triplet_loss(
+    features: object,
+    labels: object,
+    modalities: object,
+    margin: float,
+    soft_margin: bool,
+    variant: str,
+) -> torch.Tensor:
+    """`hetero_center_triplet_loss` on unchecked inputs (the module passes ``None`` on)."""
     check_choice(variant, "variant", HCTRI_VARIANTS)
     margin = check_number(margin, "margin", minimum=0.0)
     x, y, m = _prepare(
@@ -152,7 +164,7 @@ class HeteroCenterTripletLoss(nn.Module):
         modalities: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Return the scalar loss (see `hetero_center_triplet_loss`)."""
-        return hetero_center_triplet_loss(
+        return _hetero_center_triplet_loss(
             features, labels, modalities, self.margin, self.soft_margin, self.variant
         )
 

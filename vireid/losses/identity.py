@@ -1,11 +1,11 @@
 r"""Identity (classification) loss: cross-entropy with optional label smoothing.
 
-Equation, for logits :math:`z_i \in \mathbb{R}^C` and label :math:`y_i`:
+Equation, for logits $z_i \in \mathbb{R}^C$ and label $y_i$:
 
-.. math::
-
-    q_{ic} = (1 - \varepsilon)\,[c = y_i] + \varepsilon / C, \qquad
-    L = -\frac{1}{B} \sum_i \sum_c q_{ic} \log \operatorname{softmax}(z_i)_c .
+$$
+q_{ic} = (1 - \varepsilon)\,[c = y_i] + \varepsilon / C, \qquad
+L = -\frac{1}{B} \sum_i \sum_c q_{ic} \log \operatorname{softmax}(z_i)_c .
+$$
 
 ``epsilon = 0`` is plain softmax cross-entropy. This is the label-smoothing regulariser of
 Szegedy et al., "Rethinking the Inception Architecture for Computer Vision" (CVPR 2016), in the
@@ -24,6 +24,7 @@ from torch import nn
 
 from vireid.losses._checks import (
     check_features,
+    check_label_range,
     check_labels,
     compute_dtype,
     full_precision,
@@ -45,11 +46,11 @@ def cross_entropy_label_smooth(
 ) -> torch.Tensor:
     r"""Label-smoothed softmax cross-entropy, averaged over the batch.
 
-    .. math::
-
-        L = \frac{1}{B}\sum_i \Big[(1-\varepsilon)\,(-\log p_{i,y_i})
-            + \varepsilon \cdot \frac{1}{C}\sum_c (-\log p_{ic})\Big],
-        \quad p_i = \operatorname{softmax}(z_i).
+    $$
+    L = \frac{1}{B}\sum_i \Big[(1-\varepsilon)\,(-\log p_{i,y_i})
+        + \varepsilon \cdot \frac{1}{C}\sum_c (-\log p_{ic})\Big],
+    \quad p_i = \operatorname{softmax}(z_i).
+    $$
 
     Equal to ``torch.nn.functional.cross_entropy(logits, labels, label_smoothing=epsilon)``
     (the same target distribution), written out so that the computation runs in float32 under
@@ -58,8 +59,9 @@ def cross_entropy_label_smooth(
     Args:
         logits: Class scores, shape ``(B, C)``, any floating dtype.
         labels: Integer identity labels in ``[0, C)``, shape ``(B,)``, on the logits' device.
-            Out-of-range labels raise PyTorch's index error (a device-side assert on CUDA); no
-            host-side range check is made.
+            On CPU an out-of-range label is a ``ValueError`` naming it and ``C``; on an
+            accelerator the range is not read back (that would cost a host sync per step), so
+            check labels before the copy, as the training engine does.
         epsilon: Smoothing mass ε in ``[0, 1]``. Default ``0.1``; ``0`` is plain cross-entropy
             (what the AGW cross-modality baseline, CAJ, IDKL and MCJA use).
 
@@ -73,6 +75,8 @@ def cross_entropy_label_smooth(
     logits = check_features(logits, "logits")
     labels = check_labels(labels, "labels", logits.shape[0], logits.device)
     eps = _check_epsilon(epsilon)
+    if labels.device.type == "cpu":
+        check_label_range(labels, logits.shape[1], "labels")
     with full_precision(logits.device):
         z = logits.to(compute_dtype(logits))
         logp = torch.log_softmax(z, dim=1)
@@ -86,8 +90,8 @@ def cross_entropy_label_smooth(
 class CrossEntropyLabelSmooth(nn.Module):
     r"""Label-smoothed cross-entropy identity loss (module form of `cross_entropy_label_smooth`).
 
-    Target distribution :math:`q = (1-\varepsilon)\,\text{onehot}(y) + \varepsilon/C`;
-    loss :math:`-\frac{1}{B}\sum_i \sum_c q_{ic}\log\operatorname{softmax}(z_i)_c`.
+    Target distribution $q = (1-\varepsilon)\,\text{onehot}(y) + \varepsilon/C$;
+    loss $-\frac{1}{B}\sum_i \sum_c q_{ic}\log\operatorname{softmax}(z_i)_c$.
 
     Args:
         epsilon: Smoothing mass ε in ``[0, 1]``. Default ``0.1``. ``0.0`` gives plain

@@ -4,31 +4,31 @@ r"""Intra-modality compactness / discrepancy loss, computed separately inside ea
 Du, Sun, Wang, *Int. J. Mach. Learn. Cybern.* 16(1):55–73 (2025). The abstract says the module
 "enhances intra-class compactness and inter-class discrepancy within each modality" through
 modality-specific branches; it gives no equation, so both forms below are the library's own
-proposal. This module is only the metric part :math:`L^m_{intra}`; the per-branch identity loss
-:math:`L^m_{id}` is a plain cross-entropy on each branch's logits (spec B.3), e.g.
+proposal. This module is only the metric part $L^m_{intra}$; the per-branch identity loss
+$L^m_{id}$ is a plain cross-entropy on each branch's logits, e.g.
 ``CrossEntropyLabelSmooth(epsilon=0.0)``.
 
 For every modality value ``m`` present in the batch, only the samples of ``m`` are used, and
 the per-modality losses are **summed** over modalities
-(:math:`L = \sum_m L^m_{intra}`).
+($L = \sum_m L^m_{intra}$).
 
 ``form="triplet"`` (default): batch-hard triplet inside modality ``m`` on Euclidean distances,
 
-.. math::
+$$
+L^m = \frac{1}{|A_m|}\sum_{a \in A_m} \max\bigl(0,\ \max_{b \in m,\, b \ne a,\, y_b = y_a}
+D_{ab} - \min_{b \in m,\, y_b \ne y_a} D_{ab} + \text{margin}\bigr),
+$$
 
-    L^m = \frac{1}{|A_m|}\sum_{a \in A_m} \max\bigl(0,\ \max_{b \in m,\, b \ne a,\, y_b = y_a}
-    D_{ab} - \min_{b \in m,\, y_b \ne y_a} D_{ab} + \text{margin}\bigr),
-
-over the anchors :math:`A_m` that have another image of their identity and another identity in
+over the anchors $A_m$ that have another image of their identity and another identity in
 modality ``m`` (unlike `triplet_loss`, the anchor is never its own positive).
 
-``form="center"``: on :math:`\hat g = g / \lVert g\rVert` with in-batch centres
-:math:`c_{p,m}` (means of :math:`\hat g`, not re-normalised),
+``form="center"``: on $\hat g = g / \lVert g\rVert$ with in-batch centres
+$c_{p,m}$ (means of $\hat g$, not re-normalised),
 
-.. math::
-
-    L^m = \operatorname{mean}_{a \in m} \lVert \hat g_a - c_{y_a,m}\rVert^2
-    + \operatorname{mean}_{p < q} \max(0,\ \rho - \lVert c_{p,m} - c_{q,m}\rVert)^2,
+$$
+L^m = \operatorname{mean}_{a \in m} \lVert \hat g_a - c_{y_a,m}\rVert^2
++ \operatorname{mean}_{p < q} \max(0,\ \rho - \lVert c_{p,m} - c_{q,m}\rVert)^2,
+$$
 
 with ρ = 1 (the chord between unit vectors 60° apart). The separation mean is over unordered
 pairs of identities of modality ``m``.
@@ -84,6 +84,13 @@ def intra_modality_loss(
         with fewer than two identities has no separation term (it contributes its compactness
         only, with a one-time warning).
     """
+    return _intra_modality_loss(features, labels, modalities, form, margin, rho)
+
+
+def _intra_modality_loss(
+    features: object, labels: object, modalities: object, form: str, margin: float, rho: float
+) -> torch.Tensor:
+    """`intra_modality_loss` on unchecked inputs (the module passes ``modalities=None`` on)."""
     check_choice(form, "form", INTRA_FORMS)
     margin = check_number(margin, "margin", minimum=0.0)
     rho = check_number(rho, "rho", minimum=0.0)
@@ -199,7 +206,7 @@ class IntraModalityLoss(nn.Module):
         modalities: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Return the scalar loss (see `intra_modality_loss`)."""
-        return intra_modality_loss(features, labels, modalities, self.form, self.margin, self.rho)
+        return _intra_modality_loss(features, labels, modalities, self.form, self.margin, self.rho)
 
     def extra_repr(self) -> str:
         """Options shown in the module's repr."""

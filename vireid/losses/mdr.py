@@ -5,39 +5,34 @@ the shared branch) and the ID posteriors of visible image ``i`` and infrared ima
 same identity.
 
 **Paper** (``variant="paper"``), with the TGSA block ``L^(a;b)`` of
-:func:`~vireid.losses.tgsa.tgsa_loss` (three full graphs including the true cross-modal one,
+`tgsa_loss` (three full graphs including the true cross-modal one,
 forward KL summed over rows):
 
-.. math::
-
-    L_{mdr} = L^{(sh,V;\,sh,I)} + \sum_{i=1}^{N} \mathrm{KL}(Z_{sh,V}^i \| Z_{sh,I}^i)
+$$
+L_{mdr} = L^{(sh,V;\,sh,I)} + \sum_{i=1}^{N} \mathrm{KL}(Z_{sh,V}^i \| Z_{sh,I}^i)
+$$
 
 **Reference** (``variant="reference"``, default), every term the symmetric batch-mean KL, weight 1:
 
-.. math::
-
-    L_{mdr} = \mathrm{SKL}(A^V, A^I) + \mathrm{SKL}(A^V, A^X) + \mathrm{SKL}(A^X, A^I)
-            + \mathrm{SKL}(Z^V, Z^I) + \mathrm{SKL}(\hat Z^V, \hat Z^I)
+$$
+L_{mdr} = \mathrm{SKL}(A^V, A^I) + \mathrm{SKL}(A^V, A^X) + \mathrm{SKL}(A^X, A^I)
+        + \mathrm{SKL}(Z^V, Z^I) + \mathrm{SKL}(\hat Z^V, \hat Z^I)
+$$
 
 with ``A = S(f_sh)`` the self-excluded ``+distance`` graphs of each modality, ``A^X`` the
 self-graph of the *mixed* set ``[f^V[:N/2]; f^I[:N/2]]`` and ``Ẑ`` the set-level rearrangement
-of :mod:`vireid.losses.csa`.
+of [`vireid.losses.csa`][vireid.losses.csa].
 
-=======================  ================================  ====================================
-aspect                   paper                             reference code (default)
-=======================  ================================  ====================================
-third graph              true cross-modal ``A_(V;I)``      mixed half-V/half-I self-graph
-                         (rows V, columns I)               ``A^X`` (rows ``≥ N/2`` are infrared
-                                                           images of other identities than the
-                                                           matching rows of ``A^V``)
-self pairs               included                          excluded
-KL                       one direction, sum over samples   symmetric, mean over rows
-set-level logit term     —                                 ``SKL(Ẑ^V, Ẑ^I)``
-graph part when          —                                 only ``0.1·SKL(A^V, A^I)`` (use
-``B != 120``                                               ``cross="none", graph_weight=0.1``)
-pairing V row i ↔ I      by construction                   by position (sampler order)
-row i
-=======================  ================================  ====================================
+| aspect | paper | reference code (default) |
+|---|---|---|
+| third graph | true cross-modal ``A_(V;I)`` (rows V, columns I) | mixed half-V/half-I self-graph ``A^X`` (rows ``≥ N/2`` are infrared images of other identities than the matching rows of ``A^V``) |
+| self pairs | included | excluded |
+| KL | one direction, sum over samples | symmetric, mean over rows |
+| set-level logit term | — | ``SKL(Ẑ^V, Ẑ^I)`` |
+| graph part when | — | only ``0.1·SKL(A^V, A^I)`` (use |
+| ``B != 120`` |  | ``cross="none", graph_weight=0.1``) |
+| pairing V row i ↔ I | by construction | by position (sampler order) |
+| row i |  |  |
 
 **Pairing by labels.** The released code pairs the ``i``-th visible with the ``i``-th infrared
 row of the batch, which is the same identity only under its sampler's ``IR, VIS, IR, VIS, …``
@@ -51,7 +46,7 @@ with the smallest labels (the released code: the first identities of the batch, 
 Edge batches: one modality only → zero loss attached to the graph plus a one-time warning; an
 identity present in one modality only, or with unequal visible/infrared counts → ``ValueError``
 (no pairing exists); for the set level, identities with unequal counts → ``ValueError``.
-"""
+"""  # noqa: E501
 
 from __future__ import annotations
 
@@ -105,8 +100,8 @@ def mdr_loss(
 ) -> torch.Tensor:
     r"""Modality discrepancy reduction inside the shared branch.
 
-    ``graph_weight · TGSA(f[V], f[I]) + 𝔻(Z[V], Z[I]) (+ 𝔻(Ẑ[V], Ẑ[I]))`` with visible and
-    infrared rows paired by identity; see :mod:`vireid.losses.mdr` for the equations, the
+    ``graph_weight · TGSA(f[V], f[I]) + 𝔻(Z[V], Z[I]) (+ 𝔻(Ẑ[V], Ẑ[I]))`` with visible and infrared
+    rows paired by identity; see [`vireid.losses.mdr`][vireid.losses.mdr] for the equations, the
     pairing rule and the paper-vs-code table.
 
     Args:
@@ -204,8 +199,9 @@ def mdr_loss(
 class MDRLoss(nn.Module):
     r"""Modality Discrepancy Reduction between the visible and infrared shared features.
 
-    Calls :func:`mdr_loss`; see :mod:`vireid.losses.mdr` for the equations, the label-based
-    pairing and the paper-vs-code table. Weight 1 in both the paper and the released code.
+    Calls `mdr_loss`; see [`vireid.losses.mdr`][vireid.losses.mdr] for the equations, the
+    label-based pairing and the paper-vs-code table. Weight 1 in both the paper and the released
+    code.
 
     Args:
         variant: ``"reference"`` (default: self-excluded graphs with the mixed matrix, sample-
@@ -264,7 +260,7 @@ class MDRLoss(nn.Module):
         labels: torch.Tensor,
         modalities: torch.Tensor,
     ) -> torch.Tensor:
-        """MDR loss of the batch (see :func:`mdr_loss`)."""
+        """MDR loss of the batch (see `mdr_loss`)."""
         return mdr_loss(
             features,
             logits,

@@ -8,41 +8,35 @@ instance-normalised map. Two losses train them.
 on the pooled raw feature (``a_i = H(z^{raw}_i)``) and on the pooled enhanced feature
 (``b_i = H(z^{enh}_i)``):
 
-.. math::
-
-    L_e^{ref} = \frac{1}{B} \sum_i \big[\exp(\max(0,\, b_i - a_i + \mu)) - 1\big],
-    \qquad
-    L_e^{paper} = \frac{1}{B} \sum_i \mathrm{Softplus}(b_i - a_i)
+$$
+L_e^{ref} = \frac{1}{B} \sum_i \big[\exp(\max(0,\, b_i - a_i + \mu)) - 1\big],
+\qquad
+L_e^{paper} = \frac{1}{B} \sum_i \mathrm{Softplus}(b_i - a_i)
+$$
 
 **Reduction loss** ``L_r`` (Eq. 11). With ``u = GeM(F̂_sp)`` (instance-normalised map) and
 ``v = GeM(F̂^{m−})`` (after the reduction mask), and per identity ``p`` present in both
 modalities ``δ_p(x) = ‖c^V_p(x) − c^I_p(x) + ε‖₂`` (``c`` = modality centroid of ``p``'s
 images, ``ε = 1e-6``):
 
-.. math::
+$$
+L_r^{ref} = \frac{1}{P} \sum_p \max(0,\, \delta_p(v) - \delta_p(u) + \mu),
+\qquad
+L_r^{paper} = \frac{1}{P} \sum_p \mathrm{Softplus}(\delta_p(v) - \delta_p(u))
+$$
 
-    L_r^{ref} = \frac{1}{P} \sum_p \max(0,\, \delta_p(v) - \delta_p(u) + \mu),
-    \qquad
-    L_r^{paper} = \frac{1}{P} \sum_p \mathrm{Softplus}(\delta_p(v) - \delta_p(u))
-
-========================  =================================  ===================================
-aspect                    paper                              reference code (default)
-========================  =================================  ===================================
-outer function            Softplus                           ``exp(ReLU(·)) − 1`` (``L_e``),
-                                                             ReLU hinge (``L_r``), margin μ = 0
-score ``h``               "uncertainty" of ``C_sp``          softmax entropy of an extra head
-                                                             ``W_e`` (no CE supervision), on
-                                                             GeM features without BN neck
-distance ``d``            not specified                      per-identity modality-centroid
-                                                             distance, mean over identities
-batch reduction           not stated                         mean over samples / identities
-weight λ1                 0.1 on ``L_e + L_r + L_reid``      0.1 on ``L_e + L_r`` (caller)
-========================  =================================  ===================================
+| aspect | paper | reference code (default) |
+|---|---|---|
+| outer function | Softplus | ``exp(ReLU(·)) − 1`` (``L_e``), ReLU hinge (``L_r``), margin μ = 0 |
+| score ``h`` | "uncertainty" of ``C_sp`` | softmax entropy of an extra head ``W_e`` (no CE supervision), on GeM features without BN neck |
+| distance ``d`` | not specified | per-identity modality-centroid distance, mean over identities |
+| batch reduction | not stated | mean over samples / identities |
+| weight λ1 | 0.1 on ``L_e + L_r + L_reid`` | 0.1 on ``L_e + L_r`` (caller) |
 
 Where the paper is silent (which score, which distance, which reduction), the paper variant
 keeps the reference's choices and only swaps the outer function for Softplus. The losses take
 logits and pooled features: the model applies the heads and the pooling.
-"""
+"""  # noqa: E501
 
 from __future__ import annotations
 
@@ -240,7 +234,7 @@ def information_purifier_loss(
     margin_e: float = 0.0,
     margin_r: float = 0.0,
 ) -> torch.Tensor:
-    r"""``L_e + L_r`` of the purifier: :func:`enhancement_loss` + :func:`reduction_loss`.
+    r"""``L_e + L_r`` of the purifier: `enhancement_loss` + `reduction_loss`.
 
     The released code weights this sum by 0.1 (the caller's job).
 
@@ -269,8 +263,8 @@ def information_purifier_loss(
 class InformationPurifierLoss(nn.Module):
     r"""``L_e + L_r`` of IDKL's IN-guided information purifier.
 
-    Calls :func:`information_purifier_loss`; see :mod:`vireid.losses.purifier` for the equations
-    and the paper-vs-code table. Multiply by 0.1 as the released code does.
+    Calls `information_purifier_loss`; see [`vireid.losses.purifier`][vireid.losses.purifier] for
+    the equations and the paper-vs-code table. Multiply by 0.1 as the released code does.
 
     Args:
         variant: ``"reference"`` (default: ``exp(ReLU)−1`` and ReLU hinges) or ``"paper"``
@@ -308,7 +302,7 @@ class InformationPurifierLoss(nn.Module):
         labels: torch.Tensor,
         modalities: torch.Tensor,
     ) -> torch.Tensor:
-        """``L_e + L_r`` of the batch (see :func:`information_purifier_loss`)."""
+        """``L_e + L_r`` of the batch (see `information_purifier_loss`)."""
         return information_purifier_loss(
             raw_logits,
             enhanced_logits,

@@ -1,21 +1,22 @@
 r"""Symmetric KL between row-wise softmax distributions, and the batch layout of the IDKL losses.
 
-The IDKL alignment losses (:mod:`vireid.losses.tgsa`, :mod:`vireid.losses.csa`,
-:mod:`vireid.losses.mdr`) all compare two score matrices row by row. The released IDKL code
-uses one measure for every comparison, the *symmetric* KL with a batch mean:
+The IDKL alignment losses ([`vireid.losses.tgsa`][vireid.losses.tgsa],
+[`vireid.losses.csa`][vireid.losses.csa], [`vireid.losses.mdr`][vireid.losses.mdr]) all compare two
+score matrices row by row. The released IDKL code uses one measure for every comparison, the
+*symmetric* KL with a batch mean:
 
-.. math::
-
-    \mathrm{SKL}(S, T) = \frac{1}{n} \sum_{i=1}^{n}
-        \big[\mathrm{KL}(q_i \,\|\, p_i) + \mathrm{KL}(p_i \,\|\, q_i)\big],
-    \qquad p_i = \mathrm{softmax}(S_i),\; q_i = \mathrm{softmax}(T_i),
+$$
+\mathrm{SKL}(S, T) = \frac{1}{n} \sum_{i=1}^{n}
+    \big[\mathrm{KL}(q_i \,\|\, p_i) + \mathrm{KL}(p_i \,\|\, q_i)\big],
+\qquad p_i = \mathrm{softmax}(S_i),\; q_i = \mathrm{softmax}(T_i),
+$$
 
 summed over columns, averaged over rows, no temperature and no stop-gradient (both inputs get
 gradients). It is computed in log space (``log_softmax`` on both sides), so probabilities that
 underflow to zero contribute ``0 · log 0 = 0`` and never ``NaN``.
 
 Reference: Ren and Zhang, "Implicit Discriminative Knowledge Learning for Visible-Infrared
-Person Re-Identification", CVPR 2024 (the spec calls it IDKL).
+Person Re-Identification" (IDKL), CVPR 2024.
 
 This module also holds the private helper that orders a batch by (modality, identity,
 appearance) so that the "visible row i ↔ infrared row i" pairings of the released code are built
@@ -71,13 +72,15 @@ def _promoted_dtype(*tensors: torch.Tensor | None) -> torch.dtype:
 def _kl_rows(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     """Per-row KL(p ‖ q) from log-probabilities; ``0 · log 0`` terms are exactly zero."""
     p = log_p.exp()
-    return torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p)).sum(dim=1)
+    # Select on p == 0, not p > 0: a NaN probability must reach the value, not be masked out
+    # of it while still poisoning the gradient.
+    return torch.where(p == 0, torch.zeros_like(p), p * (log_p - log_q)).sum(dim=1)
 
 
 def _divergence(
     s: torch.Tensor, t: torch.Tensor, kl: str = "symmetric", reduction: str = "batchmean"
 ) -> torch.Tensor:
-    """Unchecked core of :func:`symmetric_kl` / :func:`kl_divergence` (inputs are logits)."""
+    """Unchecked core of `symmetric_kl` / `kl_divergence` (inputs are logits)."""
     if s.shape[1] == 0:  # a row over no columns (e.g. a self-excluded 1 × 0 affinity)
         return (s.sum() + t.sum()) * 0.0
     log_p = F.log_softmax(s, dim=1)
@@ -93,14 +96,14 @@ def symmetric_kl(
 ) -> torch.Tensor:
     r"""Symmetric KL between the row-wise softmax distributions of two score matrices.
 
-    .. math::
+    $$
+    \mathrm{SKL}(S, T) = \frac{1}{n} \sum_i
+        \big[\mathrm{KL}(q_i \| p_i) + \mathrm{KL}(p_i \| q_i)\big],
+    \quad p_i = \mathrm{softmax}(S_i),\ q_i = \mathrm{softmax}(T_i)
+    $$
 
-        \mathrm{SKL}(S, T) = \frac{1}{n} \sum_i
-            \big[\mathrm{KL}(q_i \| p_i) + \mathrm{KL}(p_i \| q_i)\big],
-        \quad p_i = \mathrm{softmax}(S_i),\ q_i = \mathrm{softmax}(T_i)
-
-    This is the distillation measure of every IDKL alignment loss in the released code (the
-    spec's §0): symmetric, summed over columns, averaged over rows, temperature 1, no
+    This is the distillation measure of every IDKL alignment loss in the released code:
+    symmetric, summed over columns, averaged over rows, temperature 1, no
     stop-gradient. Log-probabilities are accepted as scores too (``log_softmax`` is idempotent).
 
     Args:
@@ -128,10 +131,10 @@ def kl_divergence(
 ) -> torch.Tensor:
     r"""One-directional KL ``KL(softmax(S_i) ‖ softmax(T_i))`` reduced over rows.
 
-    .. math::
-
-        \mathrm{KL}(S, T) = \frac{1}{n} \sum_i \sum_j p_{ij} (\log p_{ij} - \log q_{ij}),
-        \quad p_i = \mathrm{softmax}(S_i),\ q_i = \mathrm{softmax}(T_i)
+    $$
+    \mathrm{KL}(S, T) = \frac{1}{n} \sum_i \sum_j p_{ij} (\log p_{ij} - \log q_{ij}),
+    \quad p_i = \mathrm{softmax}(S_i),\ q_i = \mathrm{softmax}(T_i)
+    $$
 
     The paper writes ``KL(A, B)`` without saying which side is the target; vireid reads it as
     ``KL(A ‖ B)`` (expectation under the first argument) and uses this function for the
@@ -157,7 +160,7 @@ def kl_divergence(
 
 
 class SymmetricKLLoss(nn.Module):
-    """Module form of :func:`symmetric_kl` (``kl="forward"`` gives :func:`kl_divergence`).
+    """Module form of `symmetric_kl` (``kl="forward"`` gives `kl_divergence`).
 
     Args:
         kl: ``"symmetric"`` (default, IDKL's released code) or ``"forward"``.
@@ -175,7 +178,7 @@ class SymmetricKLLoss(nn.Module):
     def forward(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Divergence between the row-wise softmaxes of ``s`` and ``t`` (both ``(n, m)``)."""
         fn = symmetric_kl if self.kl == "symmetric" else kl_divergence
-        return fn(s, t, reduction=self.reduction)  # type: ignore[arg-type]
+        return fn(s, t, reduction=self.reduction)
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"kl={self.kl!r}, reduction={self.reduction!r}"

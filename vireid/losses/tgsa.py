@@ -4,45 +4,41 @@ TGSA makes the specific branch's batch graph imitate the shared branch's, one mo
 time. A graph is a row-wise softmax over **+Euclidean distance** (no minus sign and no
 temperature in both the paper and the released code):
 
-.. math::
-
-    A_{(a;b)}[i, j] = \frac{\exp D(a_i, b_j)}{\sum_k \exp D(a_i, b_k)}
+$$
+A_{(a;b)}[i, j] = \frac{\exp D(a_i, b_j)}{\sum_k \exp D(a_i, b_k)}
+$$
 
 **Reference variant** (``variant="reference"``, default — the released code that produced the
 published numbers): self-affinities with the diagonal removed, ``S(X) ∈ R^{n×(n−1)}``, compared
-with the symmetric batch-mean KL of :func:`vireid.losses.skl.symmetric_kl`:
+with the symmetric batch-mean KL of `vireid.losses.skl.symmetric_kl`:
 
-.. math::
-
-    L_{tgsa} = \mathrm{SKL}(S(f_{sh}^V), S(f_{sp}^V)) + \mathrm{SKL}(S(f_{sh}^I), S(f_{sp}^I))
+$$
+L_{tgsa} = \mathrm{SKL}(S(f_{sh}^V), S(f_{sp}^V)) + \mathrm{SKL}(S(f_{sh}^I), S(f_{sp}^I))
+$$
 
 **Paper variant** (``variant="paper"``, Eq. 16–17): for two aligned sets ``a`` (specific) and
 ``b`` (shared) of one modality, three full ``n×n`` graphs including the cross-branch one,
 one-directional KL summed over rows:
 
-.. math::
+$$
+L^{(a;b)} = \sum_i \mathrm{KL}(A_{(a;a)}^i \| A_{(b;b)}^i) + \mathrm{KL}(A_{(a;a)}^i \|
+    A_{(a;b)}^i) + \mathrm{KL}(A_{(a;b)}^i \| A_{(b;b)}^i),
+\qquad L_{tgsa} = L^{(sp,V;\,sh,V)} + L^{(sp,I;\,sh,I)}
+$$
 
-    L^{(a;b)} = \sum_i \mathrm{KL}(A_{(a;a)}^i \| A_{(b;b)}^i) + \mathrm{KL}(A_{(a;a)}^i \|
-        A_{(a;b)}^i) + \mathrm{KL}(A_{(a;b)}^i \| A_{(b;b)}^i),
-    \qquad L_{tgsa} = L^{(sp,V;\,sh,V)} + L^{(sp,I;\,sh,I)}
-
-========================  ==================================  =================================
-aspect                    paper                               reference code (default)
-========================  ==================================  =================================
-graphs per modality       ``A_(sp;sp)``, ``A_(sh;sh)``,        ``A_sh`` and ``A_sp`` only
-                          cross-branch ``A_(sp;sh)``
-self pairs                included (``n×n``)                  excluded (``n×(n−1)``)
-KL                        one direction, summed over rows     symmetric, mean over rows
-stop-gradient             not mentioned                       none (``detach_teacher=False``)
-logits                    ``+D``, τ = 1                        ``+D``, τ = 1, pre-BN features
-distance                  Euclidean                           ``sqrt(max(‖x‖²+‖y‖²−2x·y, 1e-6))``
-weight λ2                 0.6                                  0.6 only when ``B == 120``; other
-                                                              batch sizes: 0.1 (caller's job)
-========================  ==================================  =================================
+| aspect | paper | reference code (default) |
+|---|---|---|
+| graphs per modality | ``A_(sp;sp)``, ``A_(sh;sh)``, cross-branch ``A_(sp;sh)`` | ``A_sh`` and ``A_sp`` only |
+| self pairs | included (``n×n``) | excluded (``n×(n−1)``) |
+| KL | one direction, summed over rows | symmetric, mean over rows |
+| stop-gradient | not mentioned | none (``detach_teacher=False``) |
+| logits | ``+D``, τ = 1 | ``+D``, τ = 1, pre-BN features |
+| distance | Euclidean | ``sqrt(max(‖x‖²+‖y‖²−2x·y, 1e-6))`` |
+| weight λ2 | 0.6 | 0.6 only when ``B == 120``; other batch sizes: 0.1 (caller's job) |
 
 The two feature sets are two views of the *same* images (shared and specific branch), so the
 loss is independent of the batch order; ``labels`` are only validated.
-"""
+"""  # noqa: E501
 
 from __future__ import annotations
 
@@ -223,9 +219,9 @@ def tgsa_loss(
 ) -> torch.Tensor:
     r"""Graph-structure alignment between two *aligned* feature sets (row ``i`` ↔ row ``i``).
 
-    With ``𝔻`` the chosen divergence (:func:`~vireid.losses.skl.symmetric_kl` or
-    :func:`~vireid.losses.skl.kl_divergence`) and ``G(x, y)`` the graph logits of
-    :func:`graph_affinity`:
+    With ``𝔻`` the chosen divergence (`symmetric_kl` or
+    `kl_divergence`) and ``G(x, y)`` the graph logits of
+    `graph_affinity`:
 
     * ``cross="none"`` (reference TGSA): ``𝔻(G(a,a), G(b,b))``;
     * ``cross="true"`` (paper Eq. 16):
@@ -233,8 +229,8 @@ def tgsa_loss(
     * ``cross="mixed"`` (reference MDR graph): as ``"true"`` with ``G(a,b)`` replaced by the
       self-graph of ``X = [a[:n//2]; b[:n//2]]``, the released code's "mixed" matrix.
 
-    This is the building block; :class:`TGSALoss` and :mod:`vireid.losses.mdr` split a batch by
-    modality and call it. The caller is responsible for the alignment of ``a`` and ``b``.
+    This is the building block; `TGSALoss` and [`vireid.losses.mdr`][vireid.losses.mdr] split a
+    batch by modality and call it. The caller is responsible for the alignment of ``a`` and ``b``.
 
     Args:
         a: Student-side features (paper: specific branch / visible), shape ``(n, d)``.
@@ -315,7 +311,7 @@ def tgsa_distillation_loss(
     r"""TGSA of a mixed-modality batch: per modality, specific graph ↔ shared graph.
 
     ``L = tgsa_loss(specific[V], shared[V]) + tgsa_loss(specific[I], shared[I])`` with the
-    options of :func:`tgsa_loss` (paper: ``L^(sp,V; sh,V) + L^(sp,I; sh,I)``, reference:
+    options of `tgsa_loss` (paper: ``L^(sp,V; sh,V) + L^(sp,I; sh,I)``, reference:
     ``SKL(S(f_sh^V), S(f_sp^V)) + SKL(S(f_sh^I), S(f_sp^I))``).
 
     Both sets hold the same images, so the result does not depend on the batch order.
@@ -328,11 +324,11 @@ def tgsa_distillation_loss(
         labels: Identity labels, shape ``(B,)``; validated, not used.
         modalities: 0 visible, 1 infrared, shape ``(B,)``.
         variant: ``"reference"`` (default) or ``"paper"``.
-        kl: See :func:`tgsa_loss`.
-        reduction: See :func:`tgsa_loss`.
-        exclude_self: See :func:`tgsa_loss`.
-        sign: See :func:`tgsa_loss`.
-        tau: See :func:`tgsa_loss`.
+        kl: See `tgsa_loss`.
+        reduction: See `tgsa_loss`.
+        exclude_self: See `tgsa_loss`.
+        sign: See `tgsa_loss`.
+        tau: See `tgsa_loss`.
         detach_teacher: Stop the gradient into ``shared``.
 
     Returns:
@@ -377,8 +373,8 @@ def tgsa_distillation_loss(
 class TGSALoss(nn.Module):
     r"""Triplet Graph Structure Alignment between the specific and the shared branch.
 
-    Calls :func:`tgsa_distillation_loss`; see :mod:`vireid.losses.tgsa` for the equations and
-    the paper-vs-code table. The weight (0.6 in the released SYSU/LLCM setup) is applied by the
+    Calls `tgsa_distillation_loss`; see [`vireid.losses.tgsa`][vireid.losses.tgsa] for the equations
+    and the paper-vs-code table. The weight (0.6 in the released SYSU/LLCM setup) is applied by the
     caller.
 
     Args:
@@ -430,7 +426,7 @@ class TGSALoss(nn.Module):
         labels: torch.Tensor,
         modalities: torch.Tensor,
     ) -> torch.Tensor:
-        """TGSA loss of the batch (see :func:`tgsa_distillation_loss`)."""
+        """TGSA loss of the batch (see `tgsa_distillation_loss`)."""
         return tgsa_distillation_loss(
             shared,
             specific,

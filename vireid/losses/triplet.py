@@ -4,18 +4,19 @@ All of them take ``(features, labels, modalities)`` with ``modalities`` optional
 needed for ``cross_modality_only=True``), work on the Euclidean distance used by every reference
 release,
 
-.. math::
+$$
+D_{ij} = \sqrt{\max(\lVert f_i\rVert^2 + \lVert f_j\rVert^2 - 2 f_i^\top f_j,\ 10^{-12})},
+$$
 
-    D_{ij} = \sqrt{\max(\lVert f_i\rVert^2 + \lVert f_j\rVert^2 - 2 f_i^\top f_j,\ 10^{-12})},
-
-(so :math:`D_{ii} = 10^{-6}`, not 0), and do not depend on the order of the samples.
+(so $D_{ii} = 10^{-6}$, not 0), and do not depend on the order of the samples.
 
 Edge batches: an anchor needs at least one positive and one negative; anchors without them are
 left out of the mean. When no anchor qualifies (a batch with one identity, or with
 ``cross_modality_only=True`` a batch with one modality) the loss is a zero attached to the graph
 and a warning is issued once per process. That is the single host synchronisation of each loss.
 
-The hetero-centre triplet loss lives in :mod:`vireid.losses.hetero_center`.
+The hetero-centre triplet loss lives in
+[`vireid.losses.hetero_center`][vireid.losses.hetero_center].
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ __all__ = [
     "weighted_regularization_triplet",
 ]
 
-#: Clamp applied to squared distances before the square root (AGW, CAJ, IDKL).
 SQ_DIST_CLAMP = 1e-12
+"""Clamp applied to squared distances before the square root (AGW, CAJ, IDKL)."""
 
 MINING_MODES: tuple[str, ...] = ("batch_hard", "batch_all")
 SOFT_WEIGHT_VARIANTS: tuple[str, ...] = ("reference", "paper")
@@ -126,16 +127,16 @@ def triplet_loss(
     Batch-hard (Hermans, Beyer, Leibe, "In Defense of the Triplet Loss for Person
     Re-Identification", 2017), as in the AGW/CAJ ``OriTripletLoss`` and IDKL:
 
-    .. math::
+    $$
+    d^+_a = \max_{p:\,y_p = y_a} D_{ap}, \quad d^-_a = \min_{n:\,y_n \ne y_a} D_{an}, \quad
+    L = \frac{1}{|A|}\sum_{a \in A} \max(0,\ d^+_a - d^-_a + m),
+    $$
 
-        d^+_a = \max_{p:\,y_p = y_a} D_{ap}, \quad d^-_a = \min_{n:\,y_n \ne y_a} D_{an}, \quad
-        L = \frac{1}{|A|}\sum_{a \in A} \max(0,\ d^+_a - d^-_a + m),
-
-    with the soft-margin form :math:`\log(1 + e^{d^+_a - d^-_a})` when ``soft_margin=True``
+    with the soft-margin form $\log(1 + e^{d^+_a - d^-_a})$ when ``soft_margin=True``
     (the margin is then unused). As in the references, the anchor itself counts as a positive
-    (:math:`D_{aa} = 10^{-6}`), which only matters for an identity with a single image.
+    ($D_{aa} = 10^{-6}$), which only matters for an identity with a single image.
 
-    Batch-all averages :math:`\max(0, D_{ap} - D_{an} + m)` over every valid triplet
+    Batch-all averages $\max(0, D_{ap} - D_{an} + m)$ over every valid triplet
     ``(a, p, n)`` with ``p != a`` (triplets with zero loss included).
 
     ``cross_modality_only=True`` restricts positives and negatives to samples whose modality
@@ -216,13 +217,13 @@ def _no_triplet(x: torch.Tensor, name: str, cross: bool) -> torch.Tensor:
 class TripletLoss(nn.Module):
     r"""Batch-hard triplet loss with margin (module form of `triplet_loss`).
 
-    :math:`L = \operatorname{mean}_a \max(0, \max_{p} D_{ap} - \min_{n} D_{an} + m)` over the
+    $L = \operatorname{mean}_a \max(0, \max_{p} D_{ap} - \min_{n} D_{an} + m)$ over the
     Euclidean distance matrix of the batch (Hermans et al. 2017; AGW/CAJ ``OriTripletLoss``,
     IDKL with ``margin=1.3``).
 
     Args:
         margin: Margin m. Default ``0.3``.
-        soft_margin: Soft-margin form :math:`\log(1 + e^{d^+ - d^-})` instead of the hinge.
+        soft_margin: Soft-margin form $\log(1 + e^{d^+ - d^-})$ instead of the hinge.
         mining: ``"batch_hard"`` (default) or ``"batch_all"``.
         cross_modality_only: Positives and negatives only from the other modality (then
             ``modalities`` is required).
@@ -307,22 +308,22 @@ def adaptive_triplet_loss(
     (ICCV 2021), as in the released ``TripletLoss_ADP``. Softmax-weighted positive and negative
     distances per anchor,
 
-    .. math::
-
-        d^+_a = \sum_p w^+_{ap} D_{ap},\ w^+_a = \operatorname{softmax}_{p \in P_a}(\alpha D_{ap});
-        \qquad
-        d^-_a = \sum_n w^-_{an} D_{an},\ w^-_a = \operatorname{softmax}_{n \in N_a}(-\alpha D_{an}),
+    $$
+    d^+_a = \sum_p w^+_{ap} D_{ap},\ w^+_a = \operatorname{softmax}_{p \in P_a}(\alpha D_{ap});
+    \qquad
+    d^-_a = \sum_n w^-_{an} D_{an},\ w^-_a = \operatorname{softmax}_{n \in N_a}(-\alpha D_{an}),
+    $$
 
     then with ``square=True`` (the released default command)
-    :math:`\Delta_a = \min(\gamma (d^+_a - d^-_a)^2, \text{clamp})`,
-    :math:`s_a = -1` if :math:`d^+_a > d^-_a` else :math:`+1`, and
-    :math:`L = \operatorname{mean}_a \log(1 + e^{-s_a \Delta_a})`; with ``square=False``
-    :math:`L = \operatorname{mean}_a \log(1 + e^{-\gamma (d^-_a - d^+_a)})`.
+    $\Delta_a = \min(\gamma (d^+_a - d^-_a)^2, \text{clamp})$,
+    $s_a = -1$ if $d^+_a > d^-_a$ else $+1$, and
+    $L = \operatorname{mean}_a \log(1 + e^{-s_a \Delta_a})$; with ``square=False``
+    $L = \operatorname{mean}_a \log(1 + e^{-\gamma (d^-_a - d^+_a)})$.
 
     ``variant="reference"`` (default) reproduces the released ``softmax_weights``: the
     stabilising max is taken over ``s * mask`` (zeros at masked entries included) and ``1e-6``
     is added to the normaliser, so the weights sum to slightly less than 1, and
-    :math:`e^{-\alpha D}` can underflow to 0 for large distances (then :math:`d^-_a = 0`).
+    $e^{-\alpha D}$ can underflow to 0 for large distances (then $d^-_a = 0$).
     ``variant="paper"`` uses an exact, max-stabilised softmax over the masked set.
 
     Args:
@@ -333,8 +334,8 @@ def adaptive_triplet_loss(
         gamma: Scale γ of the gap. Default ``1``.
         square: Enhanced squared difference (default, the documented CAJ command) or the plain
             soft-margin gap.
-        clamp: Upper clamp on :math:`\gamma (d^+ - d^-)^2` (``square=True``). Default ``88``.
-        include_self_positive: Count the anchor as its own positive (:math:`D_{aa}=10^{-6}`), as
+        clamp: Upper clamp on $\gamma (d^+ - d^-)^2$ (``square=True``). Default ``88``.
+        include_self_positive: Count the anchor as its own positive ($D_{aa}=10^{-6}$), as
             the reference does. ``False`` is an opt-in deviation.
         cross_modality_only: Positives and negatives only from the other modality.
         variant: ``"reference"`` (default) or ``"paper"`` (exact masked softmax).
@@ -375,11 +376,11 @@ def weighted_regularization_triplet(
     From Ye et al., "Deep Learning for Person Re-identification: A Survey and Outlook"
     (TPAMI 2021), as in the released ``TripletLoss_WRT``:
 
-    .. math::
-
-        d^+_a = \sum_p \operatorname{softmax}_{p \in P_a}(D_{ap})\, D_{ap}, \quad
-        d^-_a = \sum_n \operatorname{softmax}_{n \in N_a}(-D_{an})\, D_{an}, \quad
-        L = \operatorname{mean}_a \log\bigl(1 + e^{d^+_a - d^-_a}\bigr).
+    $$
+    d^+_a = \sum_p \operatorname{softmax}_{p \in P_a}(D_{ap})\, D_{ap}, \quad
+    d^-_a = \sum_n \operatorname{softmax}_{n \in N_a}(-D_{an})\, D_{an}, \quad
+    L = \operatorname{mean}_a \log\bigl(1 + e^{d^+_a - d^-_a}\bigr).
+    $$
 
     It has no margin. It equals `adaptive_triplet_loss` with ``alpha=1, gamma=1,
     square=False``. ``variant="reference"`` keeps the released weight helper (see
@@ -462,7 +463,7 @@ def _soft_weighted_triplet(
 class WeightedRegularizationTriplet(nn.Module):
     r"""AGW weighted regularisation triplet (module form of `weighted_regularization_triplet`).
 
-    :math:`L = \operatorname{mean}_a \log(1 + e^{d^+_a - d^-_a})` with softmax(D)-weighted
+    $L = \operatorname{mean}_a \log(1 + e^{d^+_a - d^-_a})$ with softmax(D)-weighted
     positive and softmax(−D)-weighted negative distances; no margin (Ye et al., TPAMI 2021).
 
     Args:
@@ -515,7 +516,7 @@ class AdaptiveTripletLoss(nn.Module):
 
     Softmax(αD)-weighted positive and softmax(−αD)-weighted negative distances; with
     ``square=True`` the "enhanced squared difference"
-    :math:`\log(1 + e^{-s\,\min(\gamma (d^+ - d^-)^2, 88)})`, :math:`s = -1` for violated
+    $\log(1 + e^{-s\,\min(\gamma (d^+ - d^-)^2, 88)})$, $s = -1$ for violated
     anchors (Ye et al., ICCV 2021).
 
     Args:

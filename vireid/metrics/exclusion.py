@@ -1,7 +1,7 @@
 """Gallery exclusion rules: which gallery items a query must not be ranked against.
 
 A rule gives a boolean ``(Q, G)`` mask where ``True`` removes the gallery item from that query's
-ranking *before* CMC, AP and INP are computed (protocols spec §1.7, §3.2, §4.2 step 2).
+ranking *before* CMC, AP and INP are computed, as in every reference evaluator.
 
 * ``"sysu"``: a query from camera 3 drops **every** gallery item from camera 2, whatever its
   identity (cameras 2 and 3 share a location). This is the rule of the official Matlab code,
@@ -22,15 +22,18 @@ import torch
 
 __all__ = ["EXCLUSION_RULES", "ExclusionFn", "exclusion_mask"]
 
-#: Names of the built-in exclusion rules.
 EXCLUSION_RULES: tuple[str, ...] = ("sysu", "same_id_same_camera", "same_camera")
+"""Names of the built-in exclusion rules."""
 
-#: A custom rule: ``fn(query_ids, gallery_ids, query_cams, gallery_cams) -> (q, G) bool tensor``.
-#: It is called once per block of queries with 1-D int64 tensors (the camera arguments are
-#: ``None`` when no cameras were given) and must return ``True`` where an item is removed.
 ExclusionFn = Callable[
     [torch.Tensor, torch.Tensor, "torch.Tensor | None", "torch.Tensor | None"], torch.Tensor
 ]
+"""A custom exclusion rule.
+
+``fn(query_ids, gallery_ids, query_cams, gallery_cams) -> (q, G) bool tensor``: it is called
+once per block of queries with 1-D int64 tensors (the camera arguments are ``None`` when no
+cameras were given) and must return ``True`` where an item is removed.
+"""
 
 _SYSU_QUERY_CAM = 3
 _SYSU_GALLERY_CAM = 2
@@ -80,8 +83,37 @@ def exclusion_mask(
     """
     if rule not in EXCLUSION_RULES:
         raise ValueError(f"rule must be one of {EXCLUSION_RULES}, got {rule!r}")
+    args = {
+        "query_ids": query_ids,
+        "gallery_ids": gallery_ids,
+        "query_cams": query_cams,
+        "gallery_cams": gallery_cams,
+    }
+    for name, value in args.items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"{name} must be a 1-D integer torch.Tensor, got {type(value).__name__}"
+            )
+        if value.dim() != 1 or value.is_floating_point() or value.is_complex():
+            raise ValueError(
+                f"{name} must be a 1-D integer tensor, got shape {tuple(value.shape)} and dtype "
+                f"{value.dtype}"
+            )
+    for ids, cams, side in (
+        (query_ids, query_cams, "query"),
+        (gallery_ids, gallery_cams, "gallery"),
+    ):
+        if ids.numel() != cams.numel():
+            raise ValueError(
+                f"{side}_ids has {ids.numel()} entries but {side}_cams has {cams.numel()}; "
+                "they must match (one camera per item)"
+            )
+    devices = {v.device for v in args.values()}
+    if len(devices) > 1:
+        raise ValueError(f"all four tensors must be on one device, got {sorted(map(str, devices))}")
     mask = _rule_mask(rule, query_ids, gallery_ids, query_cams, gallery_cams)
-    assert mask is not None  # named rules always build a mask
+    if mask is None:  # pragma: no cover - named rules always build a mask
+        raise RuntimeError(f"rule {rule!r} built no mask")
     return mask
 
 

@@ -1,17 +1,20 @@
-"""CMC / mAP / mINP from a query × gallery distance matrix, without sorting the gallery.
+r"""CMC / mAP / mINP from a query × gallery distance matrix, without sorting the gallery.
 
-Definitions (protocols spec §4.2–4.5). For a query with identity y_q, rank the gallery by
-ascending distance (ties broken by gallery index, as a stable sort would), drop the items the
-exclusion rule removes, and let r_1 < … < r_G be the 1-based positions of the G true matches
-left. A query with G = 0 is *invalid* and leaves every denominator. Then
+Definitions (those of the reference evaluators: the official SYSU-MM01 code of Wu et al.,
+ICCV 2017, and the AGW code of Ye et al., TPAMI 2021). For a query with identity $y_q$, rank the
+gallery by ascending distance (ties broken by gallery index, as a stable sort would), drop the
+items the exclusion rule removes, and let $r_1 < \dots < r_G$ be the 1-based positions of the
+$G$ true matches left. A query with $G = 0$ is *invalid* and leaves every denominator. Then
 
-    AP    = (1/G) · Σ_{i=1..G} i / r_i
-    INP   = G / r_G
-    hit_k = [r* ≤ k]
+$$
+\mathrm{AP} = \frac{1}{G}\sum_{i=1}^{G}\frac{i}{r_i}, \qquad
+\mathrm{INP} = \frac{G}{r_G}, \qquad
+\mathrm{hit}_k = [\,r^* \le k\,]
+$$
 
-where r* = r_1 for the standard CMC and, for the identity-deduplicated CMC of the official
-SYSU-MM01/LLCM code, r* is the position of y_q in the ranked identity list with repeats removed
-(one plus the number of distinct wrong identities ranked above the first true match).
+where $r^* = r_1$ for the standard CMC and, for the identity-deduplicated CMC of the official
+SYSU-MM01/LLCM code, $r^*$ is the position of $y_q$ in the ranked identity list with repeats
+removed (one plus the number of distinct wrong identities ranked above the first true match).
 
 Algorithm. Only the positions of the true matches are needed, and a position is one plus a count
 of the items ranked above. Each row is cut into value bins by a monotone map that puts the first
@@ -19,7 +22,7 @@ true match in bin 1 and the last near bin K (K ≈ G/2). One histogram pass over
 items in every bin. The few items that share a bin with a true match are compared exactly, value
 first and gallery index second, with the true matches of that bin. This gives the exact
 stable-sort positions in a handful of element-wise passes per gallery entry instead of an
-O(G log G) sort per query. When so many items would need the exact comparison that sorting is
+$O(G \log G)$ sort per query. When so many items would need the exact comparison that sorting is
 cheaper (one identity owning most of the gallery, massive ties), the block is sorted instead.
 """
 
@@ -287,21 +290,24 @@ def rank_metrics(
     max_rank: int = 20,
     chunk_size: int | None = None,
 ) -> RankMetrics:
-    """CMC, mAP and mINP of a ranking, exactly as the VI-ReID reference evaluators define them.
+    r"""CMC, mAP and mINP of a ranking, exactly as the VI-ReID reference evaluators define them.
 
     For each query the gallery is ranked by ascending distance, ties broken by gallery index (as a
-    stable sort would), and the items removed by ``exclude`` are dropped. With r_1 < … < r_G the
-    1-based positions of the G true matches left:
+    stable sort would), and the items removed by ``exclude`` are dropped. With
+    $r_1 < \dots < r_G$ the 1-based positions of the $G$ true matches left:
 
-        AP(q)  = (1/G) · Σ_{i=1..G} i / r_i
-        INP(q) = G / r_G
-        CMC(k) = (1/N_valid) · Σ_{valid q} [r*_q ≤ k]
+    $$
+    \mathrm{AP}(q) = \frac{1}{G}\sum_{i=1}^{G}\frac{i}{r_i}, \qquad
+    \mathrm{INP}(q) = \frac{G}{r_G}, \qquad
+    \mathrm{CMC}(k) = \frac{1}{N_{\text{valid}}}\sum_{\text{valid } q}[\,r^*_q \le k\,]
+    $$
 
-    where r* = r_1 (standard CMC) or, if ``dedup_cmc``, the rank of the query identity in the
-    ranked identity list with repeats removed (spec §4.5). A query with no true match left is
-    invalid and leaves every denominator. mAP and mINP always use the filtered list without
-    deduplication. References: protocols spec §4; Ye et al., "Deep Learning for Person
-    Re-identification: A Survey and Outlook", TPAMI 2021 (mINP).
+    where $r^* = r_1$ (standard CMC) or, if ``dedup_cmc``, the rank of the query identity in the
+    ranked identity list with repeats removed (the CMC of the official SYSU-MM01 and LLCM code).
+    A query with no true match left is invalid and leaves every denominator. mAP and mINP always
+    use the filtered list without deduplication. References: Wu et al., "RGB-Infrared
+    Cross-Modality Person Re-Identification", ICCV 2017 (the SYSU-MM01 evaluation); Ye et al.,
+    "Deep Learning for Person Re-identification: A Survey and Outlook", IEEE TPAMI 2021 (mINP).
 
     The positions are found without sorting the gallery (see the module docstring): the cost is
     a few element-wise passes over ``dist``, on ``dist``'s device, in blocks of queries so that

@@ -84,10 +84,10 @@ class RankMetrics:
 
 @dataclass(frozen=True, eq=False)
 class TrialSummary:
-    """Mean and standard deviation of `RankMetrics` over trials (spec §4.6).
+    """Mean and standard deviation of [`RankMetrics`][vireid.metrics.RankMetrics] over trials.
 
     The mean is the arithmetic mean of the per-trial CMC vectors, mAP and mINP values, not a pool
-    over all queries of all trials.
+    over all queries of all trials, as the reference evaluation scripts report it.
 
     Attributes:
         cmc: mean CMC, float64 tensor.
@@ -167,7 +167,7 @@ def _std(values: torch.Tensor, ddof: int) -> torch.Tensor:
 
 
 def mean_over_trials(results: Sequence[RankMetrics], *, ddof: int = 0) -> TrialSummary:
-    """Average per-trial results the way the protocols do (spec §4.6).
+    """Average per-trial results the way the benchmark protocols do.
 
     Args:
         results: One `RankMetrics` per trial (SYSU-MM01/LLCM gallery draws, or the
@@ -178,7 +178,7 @@ def mean_over_trials(results: Sequence[RankMetrics], *, ddof: int = 0) -> TrialS
             A std that is undefined (fewer than ``ddof + 1`` trials) is NaN.
 
     Returns:
-        A `TrialSummary`.
+        A [`TrialSummary`][vireid.metrics.TrialSummary].
 
     Raises:
         ValueError: an empty list, or trials evaluated with different settings.
@@ -223,15 +223,16 @@ class ProtocolResult:
 
     Attributes:
         dataset: ``"SYSU-MM01"``, ``"RegDB"`` or ``"LLCM"``.
-        summary: mean ± std over the trials (`TrialSummary`); ``summary.trials`` holds the
-            per-trial `RankMetrics`.
+        summary: mean ± std over the trials ([`TrialSummary`][vireid.metrics.TrialSummary]);
+            ``summary.trials`` holds the per-trial `RankMetrics`.
         trials: trial indices (SYSU-MM01/LLCM gallery draws) or split numbers (RegDB).
         mode: SYSU-MM01 search mode (``"all"``/``"indoor"``), else ``None``.
         shots: gallery images per identity and camera (SYSU-MM01), else ``None``.
         sampler: gallery sampler (``"official"``/``"agw"`` for SYSU-MM01, ``"deen"``,
             ``"symmetric"`` or ``"full"`` for LLCM), else ``None``.
         direction: query→gallery modality, e.g. ``"ir2vis"``, ``"v2t"``.
-        distance: the distance used to rank (see `vireid.ops.pairwise_distance`).
+        distance: the distance used to rank (see
+            [`pairwise_distance`][vireid.ops.pairwise_distance]).
         reranked: whether a re-ranking step changed the distances (never by default).
     """
 

@@ -11,7 +11,7 @@ Every assembly follows one contract, which is all the training engine knows abou
 
 Methods: `MCJA` / `MCJALoss` / `MCJARecipe` (Liang et al., IEEE TCSVT 2024) and `AGW` /
 `AGWLoss` / `AGWRecipe` (Ye et al., IEEE TPAMI 2021). `METHODS` and `get_recipe` look them up by
-name. Backbones: :mod:`vireid.models.backbones`.
+name. Backbones: [`vireid.models.backbones`][vireid.models.backbones].
 """
 
 from vireid.models import backbones

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
+from vireid._modality import check_modality_values
 from vireid.models.backbones import ResNet, resnet18, resnet34, resnet50
 from vireid.models.backbones.resnet import Pretrained
 
@@ -16,9 +17,11 @@ ARCHS: dict[str, Callable[..., ResNet]] = {
     "resnet50": resnet50,
 }
 
-#: Blocks per stage that MCJA's MDAs and AGW's non-local blocks follow in ResNet-50: the last 2
-#: of ``layer2`` and the last 3 of ``layer3`` (the reference codes' ``[0, 2, 3, 0]``).
 REFERENCE_LAYOUT: dict[str, int] = {"layer2": 2, "layer3": 3}
+"""Blocks per stage that MCJA's MDAs and AGW's non-local blocks follow in ResNet-50.
+
+The last 2 of ``layer2`` and the last 3 of ``layer3`` (the reference codes' ``[0, 2, 3, 0]``).
+"""
 
 
 def build_backbone(arch: str, pretrained: Pretrained, last_stride: int, width: int) -> ResNet:
@@ -27,7 +30,7 @@ def build_backbone(arch: str, pretrained: Pretrained, last_stride: int, width: i
         raise ValueError(f"arch must be one of {sorted(ARCHS)}, got {arch!r}")
     if pretrained == "imagenet":
         pretrained = True
-    return ARCHS[arch](pretrained=pretrained, last_stride=last_stride, width=width)  # type: ignore[arg-type]
+    return ARCHS[arch](pretrained=pretrained, last_stride=last_stride, width=width)
 
 
 def resolve_layout(backbone: ResNet, layout: Mapping[str, int] | None, what: str) -> dict[str, int]:
@@ -95,6 +98,8 @@ def check_modalities(modalities: object, batch: int, device: torch.device) -> to
         raise ValueError(
             f"modalities must be on the images' device {device}, got {modalities.device}"
         )
+    if device.type == "cpu":  # on an accelerator the value check would cost a host sync
+        check_modality_values(modalities, "modalities")
     return modalities
 
 

@@ -43,6 +43,13 @@ class EmbeddingHead(nn.Module):
         - Output: ``(pre_bn, post_bn, logits)`` of shapes ``(B, D)``, ``(B, D)``, ``(B, C)``.
     """
 
+    dim: int
+    num_classes: int
+    pooling: Pooling
+    pool: nn.Module
+    neck: BNNeck
+    classifier: nn.Linear
+
     def __init__(
         self, dim: int, num_classes: int, *, pooling: Pooling = "gem", init: Init = "default"
     ) -> None:
@@ -56,7 +63,7 @@ class EmbeddingHead(nn.Module):
         if init not in ("default", "agw"):
             raise ValueError(f"init must be 'default' or 'agw', got {init!r}")
         self.dim, self.num_classes, self.pooling = int(dim), int(num_classes), pooling
-        self.pool: nn.Module = (
+        self.pool = (
             GeM(p=3.0, eps=1e-12, clamp=False) if pooling == "gem" else nn.AdaptiveAvgPool2d(1)
         )
         self.neck = BNNeck(self.dim)

@@ -10,9 +10,12 @@ from vireid.models.recipe import Recipe
 
 __all__ = ["METHODS", "get_recipe"]
 
-#: Method name → its recipe class. A recipe builds the method's model and criterion, so this
-#: mapping is all a script needs to run a method; add your own entry to run your own method.
 METHODS: dict[str, type[Recipe]] = {"mcja": MCJARecipe, "agw": AGWRecipe}
+"""Method name → its recipe class.
+
+A recipe builds the method's model and criterion, so this mapping is all a script needs to run a
+method; add your own entry to run your own method.
+"""
 
 
 def get_recipe(

@@ -13,10 +13,10 @@ __all__ = ["ReIDOutput"]
 class ReIDOutput:
     """Training-mode output of a re-identification assembly (MCJA, AGW, or your own).
 
-    Every assembly of `vireid.models` returns this in training mode and the retrieval embedding
-    ``(B, D)`` in eval mode. A method whose losses need more tensors subclasses it and adds
-    fields; criteria read the fields by name, so a criterion never depends on the order in
-    which a network happens to produce its outputs.
+    Every assembly of [`vireid.models`][vireid.models] returns this in training mode and the
+    retrieval embedding ``(B, D)`` in eval mode. A method whose losses need more tensors subclasses
+    it and adds fields; criteria read the fields by name, so a criterion never depends on the order
+    in which a network happens to produce its outputs.
 
     Attributes:
         pre_bn: ``(B, D)`` pooled feature before the BN neck (AGW's WRT triplet reads it).

@@ -73,8 +73,10 @@ class Recipe:
         preset_name: Preset the recipe came from (``"custom"`` after free construction).
         dataset: ``"sysu"``, ``"regdb"`` or ``"llcm"``.
         image_size: Training and test input ``(height, width)``.
-        augment: `vireid.augment.BatchAugment` recipe: ``"mcja"``, ``"agw"`` or ``"caj"``.
-        sampler: `vireid.data.CrossModalityIdentitySampler` variant.
+        augment: [`vireid.augment.BatchAugment`][vireid.augment.BatchAugment] recipe: ``"mcja"``,
+            ``"agw"`` or ``"caj"``.
+        sampler: Variant of the
+            [`CrossModalityIdentitySampler`][vireid.data.CrossModalityIdentitySampler].
         ids_per_batch: P, identities per batch (per process under DDP).
         num_instances: K, images per identity (per modality for ``"agw_pk"``).
         arch: Backbone, ``"resnet18"``, ``"resnet34"`` or ``"resnet50"``.
@@ -336,7 +338,9 @@ class Recipe:
         unknown = sorted(set(data) - set(hints))
         if unknown:
             raise TypeError(f"{cls.__name__} has no field(s) {unknown}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+        }
         return cls(**values)
 
     def __str__(self) -> str:

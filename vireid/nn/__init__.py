@@ -1,17 +1,23 @@
 """Network layers for visible-infrared re-identification.
 
-* :class:`GradientReversal` / :func:`grad_reverse` / :func:`dann_alpha` — gradient reversal
-  with an optional DANN schedule (IDKL's modality confuser).
-* :class:`ModalityClassifier` — IDKL's modality discriminator / confuser MLP.
-* :class:`InformationPurifier` — IDKL's IN-guided information purifier (:class:`PurifierOutput`).
-* :class:`ModalityDistributionAdapter` — MCJA's residual modality distribution adapter.
-* :class:`GeM` / :func:`gem` — generalised-mean pooling (p = 3 in IDKL, MCJA and AGW).
-* :class:`BNNeck` — the BN neck with a frozen bias (:class:`NeckOutput`).
-* :class:`NonLocal` — the residual dot-product non-local block of the AGW baseline.
+- [`GradientReversal`][vireid.nn.GradientReversal] / [`grad_reverse`][vireid.nn.grad_reverse] /
+  [`dann_alpha`][vireid.nn.dann_alpha] — gradient reversal with an optional DANN schedule
+  (IDKL's modality confuser).
+- [`ModalityClassifier`][vireid.nn.ModalityClassifier] — IDKL's modality discriminator / confuser
+  MLP.
+- [`InformationPurifier`][vireid.nn.InformationPurifier] — IDKL's IN-guided information purifier
+  (returns a [`PurifierOutput`][vireid.nn.PurifierOutput]).
+- [`ModalityDistributionAdapter`][vireid.nn.ModalityDistributionAdapter] — MCJA's residual
+  modality distribution adapter.
+- [`GeM`][vireid.nn.GeM] / [`gem`][vireid.nn.gem] — generalised-mean pooling ($p = 3$ in IDKL,
+  MCJA and AGW).
+- [`BNNeck`][vireid.nn.BNNeck] — the BN neck with a frozen bias (returns a
+  [`NeckOutput`][vireid.nn.NeckOutput]).
+- [`NonLocal`][vireid.nn.NonLocal] — the residual dot-product non-local block of the AGW baseline.
 
-Every block is a plain ``nn.Module`` (no TorchScript), keeps the input's device and dtype, and
-checks its input at the boundary. The guide ``docs/nn.md`` shows where each block sits in MCJA,
-IDKL and EMIF.
+Every block is a plain `nn.Module` (no TorchScript), keeps the input's device and dtype, and
+checks its input at the boundary. The "Network blocks" guide of the documentation shows where
+each block sits in MCJA, IDKL and EMIF.
 """
 
 from vireid.nn.gradient_reversal import GradientReversal, dann_alpha, grad_reverse

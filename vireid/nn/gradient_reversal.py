@@ -1,8 +1,10 @@
-"""Gradient reversal (Ganin & Lempitsky, ICML 2015) with an optional DANN schedule.
+r"""Gradient reversal (Ganin & Lempitsky, ICML 2015) with an optional DANN schedule.
 
-Spec: ``idkl.md`` §1.1 and §1.3. The layer is the identity in the forward pass and multiplies
-the incoming gradient by ``−α`` in the backward pass, so a classifier placed behind it learns to
-separate the modalities while everything before it learns to make them indistinguishable.
+IDKL (Ren et al., "Implicit Discriminative Knowledge Learning for Visible-Infrared Person
+Re-Identification", CVPR 2024) puts one in front of its modality confuser. The layer is the
+identity in the forward pass and multiplies the incoming gradient by $-\alpha$ in the backward
+pass, so a classifier placed behind it learns to separate the modalities while everything before
+it learns to make them indistinguishable.
 """
 
 from __future__ import annotations
@@ -57,10 +59,10 @@ def _check_alpha(alpha: object, name: str = "alpha") -> None:
 def grad_reverse(x: torch.Tensor, alpha: float | torch.Tensor = 1.0) -> torch.Tensor:
     r"""Identity in the forward pass, gradient multiplied by ``−alpha`` in the backward pass.
 
-    .. math::
-
-        \mathrm{GRL}_\alpha(x) = x, \qquad
-        \frac{\partial\,\mathrm{GRL}_\alpha(x)}{\partial x} = -\alpha I
+    $$
+    \mathrm{GRL}_\alpha(x) = x, \qquad
+    \frac{\partial\,\mathrm{GRL}_\alpha(x)}{\partial x} = -\alpha I
+    $$
 
     Reference: Y. Ganin and V. Lempitsky, "Unsupervised Domain Adaptation by
     Backpropagation", ICML 2015. IDKL (CVPR 2024, Eq. 3) places a modality confuser behind it.
@@ -85,13 +87,13 @@ def grad_reverse(x: torch.Tensor, alpha: float | torch.Tensor = 1.0) -> torch.Te
 
 
 def dann_alpha(progress: float, gamma: float = 10.0) -> float:
-    """The DANN warm-up schedule ``α(p) = 2 / (1 + exp(−γ·p)) − 1``.
+    r"""The DANN warm-up schedule $\alpha(p) = 2 / (1 + e^{-\gamma p}) - 1$.
 
-    It rises smoothly from 0 at the start of training (``p = 0``) to almost 1 at the end
-    (``α(1) ≈ 0.9999`` for ``γ = 10``), which damps the noisy adversarial signal early on.
-    Reference: Ganin et al., "Domain-Adversarial Training of Neural Networks", JMLR 2016,
-    §5.2.2. Neither the IDKL paper nor its code uses it (``idkl.md`` §1.3); pass it to
-    :class:`GradientReversal` as an opt-in schedule.
+    It rises smoothly from 0 at the start of training ($p = 0$) to almost 1 at the end
+    ($\alpha(1) \approx 0.9999$ for $\gamma = 10$), which damps the noisy adversarial signal early
+    on. Reference: Ganin et al., "Domain-Adversarial Training of Neural Networks", JMLR 2016,
+    §5.2.2. Neither the IDKL paper nor its released code uses it; pass it to
+    [`GradientReversal`][vireid.nn.GradientReversal] as an opt-in schedule.
 
     Args:
         progress: Training progress ``p ∈ [0, 1]`` (e.g. ``iteration / total_iterations``).
@@ -115,22 +117,25 @@ def dann_alpha(progress: float, gamma: float = 10.0) -> float:
 
 
 class GradientReversal(nn.Module):
-    """Gradient reversal layer: identity forward, ``−α · grad`` backward (see :func:`grad_reverse`).
+    """Gradient reversal layer: identity forward, ``−α · grad`` backward (see `grad_reverse`).
 
     ``alpha`` is either a constant or a schedule: a callable mapping the training progress
-    ``p ∈ [0, 1]`` to ``α``, evaluated on the float set by :meth:`set_progress` (initially 0).
-    For the DANN ramp pass :func:`dann_alpha` and call ``set_progress`` once per iteration::
+    ``p ∈ [0, 1]`` to ``α``, evaluated on the float set by `set_progress` (initially 0).
+    For the DANN ramp pass [`dann_alpha`][vireid.nn.dann_alpha] and call ``set_progress`` once
+    per iteration:
 
-        grl = GradientReversal(alpha=dann_alpha)
-        for it in range(total):
-            grl.set_progress(it / total)
-            logits = confuser(grl(features))
+    ```python
+    grl = GradientReversal(alpha=dann_alpha)
+    for it in range(total):
+        grl.set_progress(it / total)
+        logits = confuser(grl(features))
+    ```
 
     The layer has no parameters or buffers (empty ``state_dict``); the progress is plain Python
     state that the training loop owns, so reading it never syncs with the device.
 
-    Spec: ``idkl.md`` §1.1/§1.3 — default ``α = 1`` constant; the schedule is an opt-in
-    extension (the IDKL code builds a GRL with ``α = 1`` but never calls it, §1.2).
+    The default is the constant ``α = 1`` of IDKL; the schedule is an opt-in extension (the
+    released IDKL code builds a GRL with ``α = 1`` but never calls it).
 
     Args:
         alpha: A finite float (default 1.0) or a callable ``progress -> alpha``.
@@ -179,7 +184,7 @@ class GradientReversal(nn.Module):
         return float(self.alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return ``x`` unchanged; its gradient is reversed and scaled by :attr:`current_alpha`."""
+        """Return ``x`` unchanged; its gradient is reversed and scaled by `current_alpha`."""
         return grad_reverse(x, self.current_alpha)
 
     def extra_repr(self) -> str:

@@ -1,7 +1,8 @@
 """MCJA's Modality Distribution Adapter (MDA): a residual, context-gated channel re-weighting.
 
-Spec: ``mcja.md`` §2 (parameters, forward pass, placement) and §9.1.10 (what the reference's
-``mda_ratio`` and "number of modalities" really are).
+Reference: Liang et al., "Bridging the Gap: Multi-Level Cross-Modality Joint Alignment for
+Visible-Infrared Person Re-Identification", IEEE TCSVT 2024 (the modality distribution adapter
+of its method section), in the form of the authors' released code.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numbers
 import torch
 from torch import nn
 
-from vireid.nn._checks import check_float_tensor
+from vireid.nn._checks import check_batch_statistics, check_float_tensor, to_parameter_dtype
 
 __all__ = ["ModalityDistributionAdapter"]
 
@@ -19,13 +20,15 @@ __all__ = ["ModalityDistributionAdapter"]
 class ModalityDistributionAdapter(nn.Module):
     """Modality Distribution Adapter of MCJA (Liang et al., TCSVT 2024), reference-code form.
 
-    For a feature map ``x ∈ R^{B×C×H×W}`` with ``M`` spatial context masks (``mcja.md`` §2.2)::
+    For a feature map ``x ∈ R^{B×C×H×W}`` with ``M`` spatial context masks:
 
-        A = softmax_{HW}( S(x) )                    S: Conv1×1(C→M, bias)   → (B, M, HW)
-        c[b,k,m] = Σ_pos x[b,k,pos] · A[b,m,pos]    attention pooling        → (B, C, M)
-        z[b,k]   = Σ_m K[k,m] · c[b,k,m]            depth-wise Conv1d(C, C, M, groups=C)
-        g = sigmoid( BN_a(z) )                       BatchNorm1d(C)           → (B, C)
-        y = BN_o( x ⊙ g ) + x                        BatchNorm2d(C), γ = β = 0 at init
+    ```text
+    A = softmax_{HW}( S(x) )                    S: Conv1×1(C→M, bias)   → (B, M, HW)
+    c[b,k,m] = Σ_pos x[b,k,pos] · A[b,m,pos]    attention pooling        → (B, C, M)
+    z[b,k]   = Σ_m K[k,m] · c[b,k,m]            depth-wise Conv1d(C, C, M, groups=C)
+    g = sigmoid( BN_a(z) )                       BatchNorm1d(C)           → (B, C)
+    y = BN_o( x ⊙ g ) + x                        BatchNorm2d(C), γ = β = 0 at init
+    ```
 
     ``BN_o`` starts with ``γ = β = 0``, so the module is exactly the identity at initialisation
     (in train and eval mode) and a pretrained backbone keeps its behaviour until the adapter
@@ -33,14 +36,14 @@ class ModalityDistributionAdapter(nn.Module):
     modality labels: it adapts to whatever mix of modalities the batch statistics contain.
 
     The MCJA paper's figure omits both batch norms; the released code's form above is the one
-    implemented. The reference also accepts a reduction ratio that no layer uses and calls
-    ``M`` a "number of modalities" (``mcja.md`` §9.1.10); here ``M`` is ``num_masks`` and there
-    is no ratio. Parameters: ``2CM + M + 4C`` (4,098 for C = 512, M = 2), plus ``4C`` BN buffers.
+    implemented. The reference also accepts a reduction ratio that no layer uses and calls ``M`` a
+    "number of modalities"; here ``M`` is ``num_masks`` and there is no ratio. Parameters:
+    ``2CM + M + 4C`` (4,098 for C = 512, M = 2), plus ``4C`` BN buffers.
 
-    Placement in MCJA (``mcja.md`` §2.3): after the last 2 blocks of ResNet-50's stage 2
-    (``layer2``, C = 512) and the last 3 of stage 3 (``layer3``, C = 1024), five modules in all,
-    ``M = 2`` on SYSU-MM01 and ``M = 12`` on RegDB — see
-    :meth:`vireid.models.backbones.ResNet.insert_after_last`.
+    Placement in MCJA: after the last 2 blocks of ResNet-50's stage 2 (``layer2``, C = 512) and
+    the last 3 of stage 3 (``layer3``, C = 1024), five modules in all, ``M = 2`` on SYSU-MM01 and
+    ``M = 12`` on RegDB — see
+    [`ResNet.insert_after_last`][vireid.models.backbones.ResNet.insert_after_last].
 
     Args:
         channels: Number of channels ``C`` of the feature map.
@@ -90,11 +93,14 @@ class ModalityDistributionAdapter(nn.Module):
         x = check_float_tensor(x)
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"x must have shape (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        check_batch_statistics(x, self)
+        dtype = x.dtype
+        x = to_parameter_dtype(x, self)
         masks = self.mask_conv(x).flatten(2).softmax(dim=-1)  # (B, M, HW)
         # Attention pooling as one batched matmul; reshape copies only for channels_last input.
         context = torch.bmm(x.flatten(2), masks.transpose(1, 2).to(x.dtype))  # (B, C, M)
         gate = torch.sigmoid(self.gate_bn(self.context_conv(context)))  # (B, C, 1)
-        return self.out_bn(x * gate.unsqueeze(-1)) + x
+        return (self.out_bn(x * gate.unsqueeze(-1)) + x).to(dtype)
 
     def extra_repr(self) -> str:
         """Settings shown in ``repr(module)``."""

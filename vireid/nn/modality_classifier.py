@@ -1,6 +1,7 @@
 """Modality classifier: IDKL's MLP head, as a discriminator or (behind a GRL) a confuser.
 
-Spec: ``idkl.md`` §1.2 (architecture of the released code; the paper gives none).
+The architecture is that of the released IDKL code (Ren & Zhang, CVPR 2024); the paper does not
+describe one.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numbers
 import torch
 from torch import nn
 
-from vireid.nn._checks import check_float_tensor
+from vireid.nn._checks import check_batch_statistics, check_float_tensor, to_parameter_dtype
 from vireid.nn.gradient_reversal import AlphaSchedule, GradientReversal
 
 __all__ = ["ModalityClassifier"]
@@ -27,22 +28,22 @@ def _positive_int(value: object, name: str) -> int:
 class ModalityClassifier(nn.Module):
     """A three-layer MLP that predicts the modality of a feature vector.
 
-    ::
+    ```text
+    x ─► [GRL] ─► Linear(D→h) ─► BN ─► ReLU ─► Dropout
+               ─► Linear(h→h) ─► BN ─► ReLU ─► Dropout ─► Linear(h→M) ─► logits
+    ```
 
-        x ─► [GRL] ─► Linear(D→h) ─► BN ─► ReLU ─► Dropout
-                   ─► Linear(h→h) ─► BN ─► ReLU ─► Dropout ─► Linear(h→M) ─► logits
-
-    This is the head of IDKL's reference code (Ren & Zhang, CVPR 2024, ``idkl.md`` §1.2):
+    This is the head of IDKL's reference code (Ren & Zhang, CVPR 2024):
     ``D = 2048``, ``h = 100``, ``M = 2`` modalities, dropout 0.5, biases on every linear layer.
 
     * ``reverse_grad=False`` — the **modality discriminator** ``D`` of the specific branch:
       cross-entropy against the true modality labels, minimised by head and backbone alike,
       so the specific features keep modality information.
-    * ``reverse_grad=True`` — the **modality confuser** ``C`` of the shared branch (paper
-      Eq. 3): a :class:`~vireid.nn.GradientReversal` in front, so the head learns to tell the
-      modalities apart while the gradient reaching the backbone pushes the other way.
-      The IDKL *code* trains its confuser without a GRL, against balanced pseudo-labels
-      (``idkl.md`` §1.2); that variant is a loss-side choice and uses ``reverse_grad=False``.
+    * ``reverse_grad=True`` — the **modality confuser** ``C`` of the shared branch (paper Eq. 3): a
+      [`GradientReversal`][vireid.nn.GradientReversal] in front, so the head learns to tell the
+      modalities apart while the gradient reaching the backbone pushes the other way. The IDKL
+      *code* trains its confuser without a GRL, against balanced pseudo-labels instead; that variant
+      is a loss-side choice and uses ``reverse_grad=False``.
 
     In IDKL both heads read the post-BN-neck features (``g_sh`` and ``g_sp``).
 
@@ -54,7 +55,7 @@ class ModalityClassifier(nn.Module):
             active in training mode only.
         reverse_grad: Put a gradient reversal layer in front (confuser). Default ``False``.
         alpha: Reversal strength or schedule for the GRL (see
-            :class:`~vireid.nn.GradientReversal`); ignored when ``reverse_grad=False``.
+            `GradientReversal`); ignored when ``reverse_grad=False``.
             Default 1.0.
 
     Shape:
@@ -65,6 +66,17 @@ class ModalityClassifier(nn.Module):
     ``fc3.*``; the GRL holds no state, so a confuser and a discriminator load each other's
     checkpoints.
     """
+
+    in_dim: int
+    reverse_grad: bool
+    grl: GradientReversal | None
+    fc1: nn.Linear
+    bn1: nn.BatchNorm1d
+    fc2: nn.Linear
+    bn2: nn.BatchNorm1d
+    fc3: nn.Linear
+    act: nn.ReLU
+    drop: nn.Dropout
 
     def __init__(
         self,
@@ -108,11 +120,14 @@ class ModalityClassifier(nn.Module):
             raise ValueError(
                 f"x must have shape (B, {self.in_dim}) with B >= 1, got {tuple(x.shape)}"
             )
+        check_batch_statistics(x, self)
+        dtype = x.dtype
+        x = to_parameter_dtype(x, self)
         if self.grl is not None:
             x = self.grl(x)
         x = self.drop(self.act(self.bn1(self.fc1(x))))
         x = self.drop(self.act(self.bn2(self.fc2(x))))
-        return self.fc3(x)
+        return self.fc3(x).to(dtype)
 
     def extra_repr(self) -> str:
         """Settings shown in ``repr(module)``."""

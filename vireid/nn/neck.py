@@ -1,7 +1,7 @@
 """BN neck (Luo et al., "Bag of Tricks", CVPRW 2019) with the bias frozen at zero.
 
-Spec: ``idkl.md`` §2.3, ``mcja.md`` §3.4 and ``channel_aug_and_distribution.md`` §B.2 — the
-same neck in IDKL, MCJA and AGW/EMIF.
+The released codes of IDKL, MCJA and AGW/EMIF all place this same neck between the pooled
+feature and the identity classifier.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from vireid.nn._checks import check_float_tensor
+from vireid.nn._checks import check_batch_statistics, check_float_tensor, to_parameter_dtype
 
 __all__ = ["BNNeck", "NeckOutput"]
 
@@ -33,19 +33,19 @@ class NeckOutput(NamedTuple):
 class BNNeck(nn.Module):
     r"""Batch normalisation between the pooled feature and the identity classifier.
 
-    .. math::
-
-        f_{\text{post}} = \gamma \odot
-        \frac{f_{\text{pre}} - \mu}{\sqrt{\sigma^2 + 10^{-5}}} + \beta,
-        \qquad \gamma \leftarrow 1,\ \beta \leftarrow 0
-        \ (\beta \text{ frozen by default})
+    $$
+    f_{\text{post}} = \gamma \odot
+    \frac{f_{\text{pre}} - \mu}{\sqrt{\sigma^2 + 10^{-5}}} + \beta,
+    \qquad \gamma \leftarrow 1,\ \beta \leftarrow 0
+    \ (\beta \text{ frozen by default})
+    $$
 
     ``μ, σ²`` are batch statistics in training and running estimates (momentum 0.1) in eval.
     Freezing ``β`` at 0 keeps the normalised features centred on the origin, which suits the
     bias-free linear classifier behind the neck (Luo et al., CVPRW 2019); IDKL, MCJA and AGW
     all do it. The BN is a child module (``self.bn``), so
     ``nn.SyncBatchNorm.convert_sync_batchnorm`` converts it and keeps the frozen bias.
-    Note that ``model.requires_grad_(True)`` would unfreeze ``β``; call :meth:`freeze_bias`
+    Note that ``model.requires_grad_(True)`` would unfreeze ``β``; call `freeze_bias`
     again afterwards.
 
     Args:
@@ -54,11 +54,15 @@ class BNNeck(nn.Module):
 
     Shape:
         - Input: ``(B, D)``; in training mode ``B ≥ 2``.
-        - Output: :class:`NeckOutput` ``(pre_bn, post_bn)``, both ``(B, D)``.
+        - Output: [`NeckOutput`][vireid.nn.NeckOutput] ``(pre_bn, post_bn)``, both ``(B, D)``.
 
     State dict keys (pinned): ``bn.weight``, ``bn.bias``, ``bn.running_mean``,
     ``bn.running_var``, ``bn.num_batches_tracked``.
     """
+
+    dim: int
+    bias_frozen: bool
+    bn: nn.BatchNorm1d
 
     def __init__(self, dim: int, bias_frozen: bool = True) -> None:
         super().__init__()
@@ -88,7 +92,8 @@ class BNNeck(nn.Module):
         x = check_float_tensor(x)
         if x.dim() != 2 or x.shape[1] != self.dim or x.shape[0] == 0:
             raise ValueError(f"x must have shape (B, {self.dim}) with B >= 1, got {tuple(x.shape)}")
-        return NeckOutput(x, self.bn(x))
+        check_batch_statistics(x, self)
+        return NeckOutput(x, self.bn(to_parameter_dtype(x, self)).to(x.dtype))
 
     def extra_repr(self) -> str:
         """Settings shown in ``repr(module)``."""

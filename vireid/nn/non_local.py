@@ -7,7 +7,7 @@ import numbers
 import torch
 from torch import nn
 
-from vireid.nn._checks import check_float_tensor
+from vireid.nn._checks import check_float_tensor, to_parameter_dtype
 
 __all__ = ["NonLocal"]
 
@@ -87,6 +87,8 @@ class NonLocal(nn.Module):
         x = check_float_tensor(x)
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"x must have shape (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        dtype = x.dtype
+        x = to_parameter_dtype(x, self)
         b, _, h, w = x.shape
         n = h * w
         theta = self.theta(x).flatten(2)  # (B, C', N)
@@ -96,7 +98,7 @@ class NonLocal(nn.Module):
         context = torch.bmm(phi, g.transpose(1, 2)) / n  # (B, C', C')
         y = torch.bmm(context.transpose(1, 2), theta)  # (B, C', N) == (f·gᵀ)ᵀ
         y = y.reshape(b, self.inter_channels, h, w)
-        return x + self.bn(self.W(y))
+        return (x + self.bn(self.W(y))).to(dtype)
 
     def extra_repr(self) -> str:
         """Settings shown in ``repr(module)``."""

@@ -1,7 +1,7 @@
 """Generalised-mean (GeM) pooling (Radenović, Tolias & Chum, TPAMI 2019).
 
-Spec: ``idkl.md`` §2.2 (clamped form, ε = 1e-6) and ``mcja.md`` §3.3 / §9.3 (offset form,
-ε = 1e-12; p = 3 fixed in both methods).
+Two forms are used in the literature this library reproduces: the clamped form of the IDKL
+code (ε = 1e-6) and the offset form of the MCJA code (ε = 1e-12); both fix p = 3.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ def _check_p_eps(p: object, eps: object) -> None:
             )
     elif isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"p must be a real number, got {type(p).__name__}")
-    elif not p > 0:
+    elif not float(p) > 0:
         raise ValueError(f"p must be positive, got {p}")
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
         raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
-    if not eps > 0:
+    if not float(eps) > 0:
         raise ValueError(f"eps must be positive, got {eps}")
 
 
@@ -49,19 +49,19 @@ def gem(
 ) -> torch.Tensor:
     r"""Generalised-mean pooling over every spatial position.
 
-    .. math::
+    $$
+    \text{clamp=True:}\quad e_c =
+        \Big(\frac{1}{HW}\sum_{h,w}\max(x_{c,h,w}, \varepsilon)^p\Big)^{1/p}
+    \qquad
+    \text{clamp=False:}\quad e_c =
+        \Big(\frac{1}{HW}\sum_{h,w} x_{c,h,w}^p + \varepsilon\Big)^{1/p}
+    $$
 
-        \text{clamp=True:}\quad e_c =
-            \Big(\frac{1}{HW}\sum_{h,w}\max(x_{c,h,w}, \varepsilon)^p\Big)^{1/p}
-        \qquad
-        \text{clamp=False:}\quad e_c =
-            \Big(\frac{1}{HW}\sum_{h,w} x_{c,h,w}^p + \varepsilon\Big)^{1/p}
-
-    ``p = 1`` is average pooling and ``p → ∞`` max pooling. The clamped form is the IDKL code's
-    (``idkl.md`` §2.2, ε = 1e-6) and the safe default: it floors negative responses (e.g. of an
-    instance-normalised map, ``idkl.md`` §11.14) at ε. The offset form with ``eps=1e-12`` is the
-    MCJA code's (``mcja.md`` §3.3); it is only defined for non-negative inputs (or odd
-    integer ``p`` with a non-negative mean), which post-ReLU ResNet maps are.
+    $p = 1$ is average pooling and $p \to \infty$ max pooling. The clamped form is the IDKL
+    code's (ε = 1e-6) and the safe default: it floors negative responses (e.g. of an
+    instance-normalised map) at ε. The offset form with ``eps=1e-12`` is the MCJA code's; it is
+    only defined for non-negative inputs (or odd integer ``p`` with a non-negative mean), which
+    post-ReLU ResNet maps are.
 
     Half-precision inputs are pooled in float32 (``x³`` of activations above ~40 overflows
     float16) and the result is cast back to the input dtype.
@@ -102,19 +102,18 @@ def _gem(x: torch.Tensor, p: float | torch.Tensor, eps: float, clamp: bool) -> t
 
 
 class GeM(nn.Module):
-    """Generalised-mean pooling ``(B, C, H, W) → (B, C)``; see :func:`gem` for the equation.
+    """Generalised-mean pooling ``(B, C, H, W) → (B, C)``; [`gem`][vireid.nn.gem] gives the formula.
 
-    Defaults follow IDKL and MCJA: ``p = 3`` fixed, the clamped form with ``ε = 1e-6``
-    (``idkl.md`` §2.2). ``GeM(eps=1e-12, clamp=False)`` is MCJA's reference form
-    (``mcja.md`` §3.3). On post-ReLU maps the two agree closely wherever a channel's activations
-    are well above ``ε``; on an all-zero channel the clamped form gives ``ε`` and the offset form
-    ``ε^{1/p}`` (1e-6 vs 1e-4 for the defaults).
+    Defaults follow IDKL and MCJA: ``p = 3`` fixed, the clamped form with ``ε = 1e-6`` (the IDKL
+    code). ``GeM(eps=1e-12, clamp=False)`` is MCJA's reference form. On post-ReLU maps the two agree
+    closely wherever a channel's activations are well above ``ε``; on an all-zero channel the
+    clamped form gives ``ε`` and the offset form ``ε^{1/p}`` (1e-6 vs 1e-4 for the defaults).
 
     Args:
         p: Initial exponent, positive. Default 3.0.
         learnable: Make ``p`` a trainable ``nn.Parameter`` of shape ``(1,)`` (state dict key
             ``p``). Default ``False``: ``p`` is a constant and the module has no state.
-        eps: Clamp floor or offset (see :func:`gem`). Default 1e-6.
+        eps: Clamp floor or offset (see `gem`). Default 1e-6.
         clamp: Clamped (True, default) or offset (False) form.
 
     Shape:

@@ -1,7 +1,8 @@
 """IDKL's IN-guided Information Purifier (IP) for the modality-specific branch.
 
-Spec: ``idkl.md`` §3.1–§3.3 (instance norm, masks, recombination; the losses of §3.4–§3.5 live
-in :mod:`vireid.losses` and consume :class:`PurifierOutput`).
+Reference: Ren & Zhang, "Implicit Discriminative Knowledge Learning for Visible-Infrared Person
+Re-Identification", CVPR 2024, §3.2 (instance norm, masks, recombination). The losses trained on
+its outputs live in [`vireid.losses`][vireid.losses] and consume `PurifierOutput`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Literal, NamedTuple
 import torch
 from torch import nn
 
-from vireid.nn._checks import check_float_tensor
+from vireid.nn._checks import check_float_tensor, to_parameter_dtype
 
 __all__ = ["InformationPurifier", "PurifierOutput"]
 
@@ -20,7 +21,7 @@ MaskMode = Literal["pixel", "channel"]
 
 
 class PurifierOutput(NamedTuple):
-    """What :class:`InformationPurifier` returns.
+    """What [`InformationPurifier`][vireid.nn.InformationPurifier] returns.
 
     Every map is ``(B, C, H, W)``; in ``"channel"`` mode the masks are ``(B, C, 1, 1)``.
 
@@ -56,14 +57,14 @@ class _Gate(nn.Sequential):
 class InformationPurifier(nn.Module):
     """IN-guided information purifier of IDKL (Ren & Zhang, CVPR 2024, §3.2, Eq. 7–12).
 
-    ::
+    ```text
+    F ──┬────────────────► M_e ──► m_e ───────────┐
+        │                                          ▼
+        └─► IN ─► F̂ ─────► M_r ──► m_r ──► F̃ = m_e ⊙ m_r ⊙ (F + F̂)
 
-        F ──┬────────────────► M_e ──► m_e ───────────┐
-            │                                          ▼
-            └─► IN ─► F̂ ─────► M_r ──► m_r ──► F̃ = m_e ⊙ m_r ⊙ (F + F̂)
-
-        F^{d+} = m_e ⊙ F   (enhanced)      F̂^{m−} = m_r ⊙ F̂   (reduced)
-        F̃ = m_e ⊙ F̂^{m−} + m_r ⊙ F^{d+}   (Eq. 12, the same value as the closed form)
+    F^{d+} = m_e ⊙ F   (enhanced)      F̂^{m−} = m_r ⊙ F̂   (reduced)
+    F̃ = m_e ⊙ F̂^{m−} + m_r ⊙ F^{d+}   (Eq. 12, the same value as the closed form)
+    ```
 
     * ``IN``: ``InstanceNorm2d(C, affine=True, track_running_stats=True)``, ε = 1e-5,
       momentum 0.1 — the reference code. The paper's Eq. 7 has no affine terms
@@ -72,19 +73,19 @@ class InformationPurifier(nn.Module):
     * ``M_e``, ``M_r``: two independent gates ``Conv1×1(C→C/r) → ReLU → Conv1×1(C/r→C) →
       Sigmoid`` without biases; ``M_e`` reads ``F``, ``M_r`` reads ``F̂``.
 
-      - ``mask_mode="pixel"`` (default, **reference code**): the gates run on the full map,
-        so each position gets its own channel gate, masks ``(B, C, H, W)``.
-      - ``mask_mode="channel"`` (**paper**, Eq. 8): the gates run on the globally
-        average-pooled map, SE style, masks ``(B, C, 1, 1)`` broadcast over space. The paper
-        names the pooling only ``g``; average pooling is this library's choice.
+        - ``mask_mode="pixel"`` (default, **reference code**): the gates run on the full map,
+          so each position gets its own channel gate, masks ``(B, C, H, W)``.
+        - ``mask_mode="channel"`` (**paper**, Eq. 8): the gates run on the globally
+          average-pooled map, SE style, masks ``(B, C, 1, 1)`` broadcast over space. The paper
+          names the pooling only ``g``; average pooling is this library's choice.
 
-      Both modes hold the same parameters (identical state dict keys), so a checkpoint
-      trained in one mode loads in the other.
+        Both modes hold the same parameters (identical state dict keys), so a checkpoint
+        trained in one mode loads in the other.
 
     The output is computed with the closed form ``m_e ⊙ m_r ⊙ (F + F̂)``, which is what the
     reference code evaluates and equals Eq. 12 up to rounding. In IDKL the branch feature is
     ``GeM(F̃)``; the losses pool ``F``, ``F^{d+}``, ``F̂`` and ``F̂^{m−}`` with GeM (which floors
-    the signed IN output at ε, ``idkl.md`` §11.14).
+    the signed IN output at ε).
 
     Args:
         channels: Channels ``C`` of the specific feature map. Default 2048 (ResNet-50 layer4).
@@ -94,7 +95,7 @@ class InformationPurifier(nn.Module):
 
     Shape:
         - Input: ``(B, C, H, W)`` with ``H·W > 1`` in training mode.
-        - Output: :class:`PurifierOutput` (input dtype and device).
+        - Output: `PurifierOutput` (input dtype and device).
 
     State dict keys (pinned): ``norm.{weight,bias,running_mean,running_var,
     num_batches_tracked}`` (weight/bias only with ``affine``), ``mask_e.0.weight``,
@@ -139,13 +140,16 @@ class InformationPurifier(nn.Module):
         x = check_float_tensor(x)
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"x must have shape (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        dtype = x.dtype
+        x = to_parameter_dtype(x, self)
         normalized = self.norm(x)
         mask_e = self._mask(self.mask_e, x)
         mask_r = self._mask(self.mask_r, normalized)
         enhanced = mask_e * x
         reduced = mask_r * normalized
         purified = mask_e * mask_r * (x + normalized)
-        return PurifierOutput(purified, normalized, enhanced, reduced, mask_e, mask_r)
+        out = (purified, normalized, enhanced, reduced, mask_e, mask_r)
+        return PurifierOutput(*(t.to(dtype) for t in out))
 
     def extra_repr(self) -> str:
         """Settings shown in ``repr(module)``."""

@@ -11,8 +11,8 @@ __all__ = ["DISTANCE_METRICS", "pairwise_distance"]
 
 DistanceMetric = Literal["cosine", "euclidean", "sqeuclidean", "neg_dot"]
 
-#: Names accepted by `pairwise_distance`.
 DISTANCE_METRICS: tuple[str, ...] = ("cosine", "euclidean", "sqeuclidean", "neg_dot")
+"""Names of the metrics that `pairwise_distance` accepts."""
 
 
 def _as_features(x: torch.Tensor | np.ndarray, name: str) -> torch.Tensor:
@@ -37,14 +37,14 @@ def pairwise_distance(
 ) -> torch.Tensor:
     r"""Distance between every row of ``x`` and every row of ``y`` (smaller = more similar).
 
-    The metrics, for rows x_i and y_j:
+    The metrics, for rows $x_i$ and $y_j$:
 
-    * ``"cosine"``: 1 − x_i·y_j / (‖x_i‖ ‖y_j‖) (rows are L2-normalised first, as every VI-ReID
-      evaluation does);
-    * ``"euclidean"``: ‖x_i − y_j‖₂;
-    * ``"sqeuclidean"``: ‖x_i‖² + ‖y_j‖² − 2 x_i·y_j, clamped at 0 (the MPANet/IDKL/MCJA
-      evaluators);
-    * ``"neg_dot"``: −x_i·y_j (AGW/CAJ/DEEN, applied to features the model already
+    * ``"cosine"``: $1 - x_i^\top y_j / (\lVert x_i\rVert\,\lVert y_j\rVert)$ (rows are
+      L2-normalised first, as every VI-ReID evaluation does);
+    * ``"euclidean"``: $\lVert x_i - y_j\rVert_2$;
+    * ``"sqeuclidean"``: $\lVert x_i\rVert^2 + \lVert y_j\rVert^2 - 2\,x_i^\top y_j$, clamped at 0
+      (the MPANet/IDKL/MCJA evaluators);
+    * ``"neg_dot"``: $-x_i^\top y_j$ (AGW/CAJ/DEEN, applied to features the model already
       L2-normalised).
 
     ``"cosine"``, ``"neg_dot"`` on normalised features and ``"sqeuclidean"`` on normalised

@@ -1,10 +1,13 @@
-"""Exact differentiable soft rank and soft sort in pure PyTorch (projections onto permutahedra).
+r"""Exact differentiable soft rank and soft sort in pure PyTorch (projections onto permutahedra).
 
 Blondel, Teboul, Berthet and Djolonga, "Fast Differentiable Sorting and Ranking", ICML 2020.
 The soft rank of a row ``x`` (length ``n``) with "l2" regularisation of strength ``ε`` is the
-Euclidean projection of ``x / ε`` onto the permutahedron of ``(1, ..., n)``::
+Euclidean projection of ``x / ε`` onto the permutahedron of ``(1, ..., n)``:
 
-    r = argmin_{μ ∈ P(1..n)} ‖μ − x/ε‖²
+$$
+r = \operatorname*{arg\,min}_{\mu \in \mathcal{P}(1, \dots, n)}
+    \big\lVert \mu - x / \varepsilon \big\rVert^2
+$$
 
 It is computed by one sort and one isotonic regression: sort ``θ = x/ε`` in descending order to
 get ``s``, take the non-increasing isotonic regression ``v`` of ``s − (n, n−1, ..., 1)`` (pool
@@ -52,16 +55,19 @@ def soft_rank(
     regularization_strength: float = 1.0,
     backend: Backend = "auto",
 ) -> torch.Tensor:
-    """Differentiable ranks of each row, ascending (the smallest value gets rank ≈ 1).
+    r"""Differentiable ranks of each row, ascending (the smallest value gets rank ≈ 1).
 
     Same definition and arguments as ``torchsort.soft_rank``. As ``regularization_strength``
     goes to 0 the result tends to the hard ranks ``1..n``; as it grows, every rank tends to the
     mean rank ``(n + 1) / 2``.
 
-    Equation ("l2")::
+    Equation ("l2"), with $\mathcal{P}$ the permutahedron (the convex hull of the permutations
+    of $(1, \dots, n)$):
 
-        r(x) = argmin_{μ ∈ P(1..n)} ‖μ − x / ε‖²,   P = permutahedron (convex hull of the
-                                                      permutations of (1, ..., n))
+    $$
+    r(x) = \operatorname*{arg\,min}_{\mu \in \mathcal{P}(1, \dots, n)}
+        \big\lVert \mu - x / \varepsilon \big\rVert^2
+    $$
 
     Args:
         values: ``(rows, n)`` floating-point tensor; ranks are taken along the last dimension.
@@ -85,7 +91,8 @@ def soft_rank(
     x, strength = _check(values, regularization, regularization_strength, backend)
     ts = _resolve_backend(backend, x)
     if ts is not None:
-        return ts.soft_rank(values, regularization=regularization, regularization_strength=strength)
+        out = ts.soft_rank(x, regularization=regularization, regularization_strength=strength)
+        return out.to(values.dtype)
     if x.numel() == 0:
         return values.clone()
     theta = x / strength
@@ -96,13 +103,18 @@ def soft_rank(
         block = _pav_blocks(s.detach() - w, None)
         # s − mean_B(s − w), with mean_B(w) = n − start_B − (size_B − 1)/2 written exactly:
         # summing the large integer ranks in float32 would cost ~1e-4 of precision at n = 1000.
+        # (s − mean_B s) first, then the integer part: adding s ≈ x/ε to the rank and taking
+        # it away again would leave nothing of the rank once x/ε is ~1e8 in float32.
         start, size, mean_s = _block_stats(s, block)
-        ranks_sorted = s + (n - start - (size - 1) / 2 - mean_s).gather(1, block[0])
+        hard = (n - start - (size - 1) / 2).gather(1, block[0])
+        ranks_sorted = (s - mean_s.gather(1, block[0])) + hard
     else:
         logw = torch.log(w)
         block = _pav_blocks(s.detach(), logw)
-        value = _block_logsumexp(s, block) - _block_logsumexp(logw.expand_as(s), block)
-        ranks_sorted = torch.exp(s - value)
+        # s − logsumexp_B(s) in its shifted form, for the same reason (exact 0 for a singleton).
+        ranks_sorted = torch.exp(
+            _block_log_softmax(s, block) + _block_logsumexp(logw.expand_as(s), block)
+        )
     out = torch.zeros_like(ranks_sorted).scatter(1, perm, ranks_sorted)
     return out.to(values.dtype)
 
@@ -123,7 +135,7 @@ def soft_sort(
         values: ``(rows, n)`` floating-point tensor; sorted along the last dimension.
         regularization: ``"l2"`` (default) or ``"kl"``.
         regularization_strength: ``ε > 0``; default 1.0.
-        backend: ``"auto"``, ``"torch"`` or ``"torchsort"`` as in :func:`soft_rank`.
+        backend: ``"auto"``, ``"torch"`` or ``"torchsort"`` as in `soft_rank`.
 
     Returns:
         ``(rows, n)`` softly sorted values in ascending order, same device and dtype as
@@ -131,7 +143,7 @@ def soft_sort(
 
     Raises:
         TypeError: ``values`` is not a floating-point tensor.
-        ValueError: as :func:`soft_rank`.
+        ValueError: as `soft_rank`.
 
     Reference:
         Blondel et al., "Fast Differentiable Sorting and Ranking", ICML 2020.
@@ -139,7 +151,8 @@ def soft_sort(
     x, strength = _check(values, regularization, regularization_strength, backend)
     ts = _resolve_backend(backend, x)
     if ts is not None:
-        return ts.soft_sort(values, regularization=regularization, regularization_strength=strength)
+        out = ts.soft_sort(x, regularization=regularization, regularization_strength=strength)
+        return out.to(values.dtype)
     if x.numel() == 0:
         return values.clone()
     n = x.shape[1]
@@ -197,7 +210,7 @@ def _check(
 @functools.cache
 def _import_torchsort() -> ModuleType | None:
     try:
-        import torchsort  # type: ignore[import-not-found]
+        import torchsort
     except Exception:  # a broken build raises more than ImportError
         return None
     return torchsort
@@ -251,7 +264,7 @@ def _pav_blocks(y: torch.Tensor, log_w: torch.Tensor | None) -> tuple[torch.Tens
     # and the one-step finish alike, so a row's partition never depends on which path ran.
     work = torch.float32 if y.device.type == "mps" else torch.float64
     a = y.to(work, copy=True)
-    b = log_w.expand(rows, n).to(work, copy=True) if kl else torch.ones_like(a)
+    b = log_w.expand(rows, n).to(work, copy=True) if log_w is not None else torch.ones_like(a)
     width = n
     while width > 1:
         if not kl and width * width <= _HULL_BUDGET * n and rows * width * width <= _HULL_PAIRS:
@@ -320,6 +333,18 @@ def _segment_logsumexp(x: torch.Tensor, index: torch.Tensor, width: int) -> torc
     peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))
     total = torch.zeros_like(peak).scatter_add(1, index, torch.exp(x - peak.gather(1, index)))
     return torch.log(total) + peak
+
+
+def _block_log_softmax(x: torch.Tensor, blocks: tuple[torch.Tensor, int]) -> torch.Tensor:
+    """``x − logsumexp`` over each position's block, from the block maxima (no cancellation)."""
+    block, width = blocks
+    neg_inf = torch.full((x.shape[0], width), float("-inf"), device=x.device, dtype=x.dtype)
+    peak = neg_inf.scatter_reduce(1, block, x.detach(), reduce="amax", include_self=True)
+    peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak)).gather(1, block)
+    shifted = x - peak
+    total = torch.zeros(x.shape[0], width, device=x.device, dtype=x.dtype)
+    total = total.scatter_add(1, block, torch.exp(shifted))
+    return shifted - torch.log(total).gather(1, block)
 
 
 def _block_stats(

@@ -22,10 +22,11 @@ class AGWLoss(nn.Module):
     ```
 
     Plain cross-entropy on the logits ``z`` and the weighted regularisation triplet
-    (`vireid.losses.WeightedRegularizationTriplet`: softmax-weighted positive and negative
-    Euclidean distances, soft margin) on the **pre-BN** pooled feature ``e = pre_bn``, mined
-    over the whole batch (both modalities). ``metric="triplet"`` swaps WRT for the batch-hard
-    triplet with margin 0.3 (the code's ``--method base``).
+    ([`vireid.losses.WeightedRegularizationTriplet`][vireid.losses.WeightedRegularizationTriplet]:
+    softmax-weighted positive and negative Euclidean distances, soft margin) on the **pre-BN**
+    pooled feature ``e = pre_bn``, mined over the whole batch (both modalities).
+    ``metric="triplet"`` swaps WRT for the batch-hard triplet with margin 0.3 (the code's
+    ``--method base``).
 
     Called as ``criterion(output, labels, modalities)``; returns the weighted terms
     ``{"id": ..., "wrt": ..., "total": ...}`` (``"triplet"`` instead of ``"wrt"`` for

@@ -52,9 +52,10 @@ class AGW(nn.Module):
     ```
 
     Each image runs through the stem of its own modality (``modalities`` 0 or 1) and the batch
-    then shares the body, in the order given: the body's batch norms see both modalities, as in
-    the reference, which concatenates the two halves. The two stems and the body start from the
-    same ImageNet weights; the non-local blocks (`vireid.nn.NonLocal`) start as the identity.
+    then shares the body, in the order given: the body's batch norms see both modalities, as in the
+    reference, which concatenates the two halves. The two stems and the body start from the same
+    ImageNet weights; the non-local blocks ([`vireid.nn.NonLocal`][vireid.nn.NonLocal]) start as the
+    identity.
 
     Training mode returns a `ReIDOutput` (the WRT triplet reads ``pre_bn``, cross-entropy the
     ``logits``); eval mode returns ``post_bn`` ``(B, D)``, the feature of the reported numbers
@@ -67,7 +68,8 @@ class AGW(nn.Module):
     Args:
         num_classes: Training identities.
         arch: ``"resnet50"`` (default), ``"resnet34"`` or ``"resnet18"``.
-        pretrained: As in `vireid.models.MCJA`; default ``None`` (random init).
+        pretrained: As in [`vireid.models.MCJA`][vireid.models.MCJA]; default ``None`` (random
+            init).
         last_stride: Stride of ``layer4``. Default 1 (AGW).
         non_local: Insert the non-local blocks. Default True (``--method agw``).
         inter_channels: ``C′`` of the non-local blocks: ``"reference"`` (default, 1 — what the
@@ -83,9 +85,12 @@ class AGW(nn.Module):
         - Output: `ReIDOutput` in training mode, ``(B, D)`` in eval mode.
     """
 
-    #: Each image takes the stem of its modality, so a one-modality batch leaves the other stem
-    #: without gradient; `vireid.engine.fit` tells DDP to expect that.
     routes_by_modality = True
+    """Whether images are routed by modality (here: to the stem of their modality).
+
+    A one-modality batch leaves the other stem without gradient;
+    [`vireid.engine.fit`][vireid.engine.fit] tells DDP to expect that.
+    """
 
     def __init__(
         self,
@@ -101,14 +106,14 @@ class AGW(nn.Module):
         width: int = 64,
     ) -> None:
         super().__init__()
-        net = build_backbone(arch, pretrained, last_stride, width)  # type: ignore[arg-type]
+        net = build_backbone(arch, pretrained, last_stride, width)
         self.visible_stem = net.slice("stem", "stem", copy=True)
         self.infrared_stem = net.slice("stem", "stem", copy=True)
         self.body = net.slice("layer1", "layer4")
         self.non_local_layout = (
             resolve_layout(self.body, non_local_layout, "non_local_layout") if non_local else {}
         )
-        _inter_channels(inter_channels, 2)  # check the spec once, before any insertion
+        _inter_channels(inter_channels, 2)  # check the value once, before any insertion
         insert_layout(
             self.body,
             self.non_local_layout,

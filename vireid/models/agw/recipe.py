@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from torch import nn
 
+from vireid._choices import one_of
 from vireid.models.agw.criterion import AGWLoss
 from vireid.models.agw.model import AGW
 from vireid.models.recipe import Recipe
@@ -132,13 +133,16 @@ class AGWRecipe(Recipe):
 
     def _make_model(self, num_classes: int) -> nn.Module:
         """`AGW` with this recipe's backbone and network settings."""
+        inter: Literal["reference", "half"] = one_of(
+            self.inter_channels, ("reference", "half"), "inter_channels"
+        )
         return AGW(
             num_classes,
             arch=self.arch,
             pretrained=self.pretrained,
             last_stride=self.last_stride,
             non_local=self.non_local,
-            inter_channels=self.inter_channels,  # type: ignore[arg-type]
+            inter_channels=inter,
             gem=self.gem,
             width=self.width,
         )
@@ -148,7 +152,7 @@ class AGWRecipe(Recipe):
         return AGWLoss(
             self.id_weight,
             self.metric_weight,
-            metric=self.metric_loss,  # type: ignore[arg-type]
+            metric=one_of(self.metric_loss, ("wrt", "triplet"), "metric_loss"),
             margin=self.margin,
             label_smoothing=self.label_smoothing,
         )

@@ -1,7 +1,7 @@
 """Backbones for visible-infrared re-identification assemblies.
 
-:class:`ResNet` wraps torchvision's ResNet-18/34/50 without the classifier, with named stages
-(:data:`STAGES`) that assemblies slice into shared and specific parts (IDKL's dual stream,
+`ResNet` wraps torchvision's ResNet-18/34/50 without the classifier, with named stages
+(`STAGES`) that assemblies slice into shared and specific parts (IDKL's dual stream,
 AGW's modality-specific stems) and insertion points after residual blocks (MCJA's modality
 distribution adapters). Pretrained weights are opt-in: torchvision weights enums or a local
 state dict path.

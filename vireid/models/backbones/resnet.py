@@ -1,8 +1,9 @@
 """torchvision ResNets as re-identification backbones with named stages and insertion points.
 
-Spec: ``idkl.md`` §2.1 (dual-stream split, last stride 1), ``mcja.md`` §2.3 and §3.1–3.2 (MDA
-placement, last stride 2) and ``channel_aug_and_distribution.md`` §B.2 (AGW modality-specific
-stems, modality-specific layer4 branches).
+The stage layout serves the assemblies of the released codes of IDKL (Ren & Zhang, CVPR 2024:
+dual-stream split, last stride 1), MCJA (Liang et al., TCSVT 2024: MDA placement, last stride 2),
+AGW (Ye et al., TPAMI 2021: modality-specific stems) and EMIF (modality-specific ``layer4``
+branches).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numbers
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias, cast
 
 import torch
 import torchvision
@@ -27,7 +28,9 @@ __all__ = ["STAGES", "ResNet", "resnet18", "resnet34", "resnet50"]
 STAGES: tuple[str, ...] = ("stem", "layer1", "layer2", "layer3", "layer4")
 """Stage names in forward order: ``stem`` (conv1, bn1, relu, maxpool), then the four layers."""
 
-Pretrained = bool | None | str | os.PathLike | WeightsEnum
+Pretrained: TypeAlias = bool | str | os.PathLike[str] | WeightsEnum | None
+"""What the ``pretrained`` argument of `resnet18` / `resnet34` / `resnet50` accepts: ``False`` or
+``None`` (random initialisation), ``True``, a torchvision weights member, or a local path."""
 
 _ARCHS: dict[str, tuple[type[nn.Module], tuple[int, ...], type[WeightsEnum]]] = {
     "resnet18": (BasicBlock, (2, 2, 2, 2), ResNet18_Weights),
@@ -39,24 +42,23 @@ _ARCHS: dict[str, tuple[type[nn.Module], tuple[int, ...], type[WeightsEnum]]] = 
 class ResNet(nn.Module):
     """A torchvision ResNet without its classifier, organised in named stages.
 
-    ::
-
-        stem ─► layer1 ─► layer2 ─► layer3 ─► layer4          (STAGES)
-        3→64    64→256    256→512   512→1024  1024→2048       (ResNet-50 channels)
-        /4      /1        /2        /2        /last_stride    (spatial stride per stage)
+    ```text
+    stem ─► layer1 ─► layer2 ─► layer3 ─► layer4          (STAGES)
+    3→64    64→256    256→512   512→1024  1024→2048       (ResNet-50 channels)
+    /4      /1        /2        /2        /last_stride    (spatial stride per stage)
+    ```
 
     Module names and state dict keys are torchvision's (``conv1.weight``, ``layer3.2.bn1.bias``,
     …) minus ``fc``, so ImageNet checkpoints load by name and checkpoints stay portable. Two
     hooks serve the VI-ReID assemblies:
 
-    * **Slicing** — :meth:`slice` returns the stages ``start..end`` as a ResNet of their own,
-      sharing or (``copy=True``) copying the weights: IDKL's dual stream is
-      ``slice("stem", "layer2")`` + two ``slice("layer3", "layer4", copy=True)``
-      (``idkl.md`` §2.1); AGW's modality-specific stems are two ``slice("stem", "stem",
-      copy=True)`` in front of a shared ``slice("layer1", "layer4")``.
-    * **Insertion** — :meth:`insert_after` / :meth:`insert_after_last` run an extra module after
+    * **Slicing** — `slice` returns the stages ``start..end`` as a ResNet of their own, sharing or
+      (``copy=True``) copying the weights: IDKL's dual stream is ``slice("stem", "layer2")`` + two
+      ``slice("layer3", "layer4", copy=True)``; AGW's modality-specific stems are two
+      ``slice("stem", "stem", copy=True)`` in front of a shared ``slice("layer1", "layer4")``.
+    * **Insertion** — `insert_after` / `insert_after_last` run an extra module after
       a given residual block (MCJA puts an MDA after the last 2 blocks of ``layer2`` and the
-      last 3 of ``layer3``, ``mcja.md`` §2.3). Inserted modules live under
+      last 3 of ``layer3``). Inserted modules live under
       ``inserted.<stage>.<block>`` and leave the backbone's own keys untouched.
 
     ``last_stride=1`` sets the stride of ``layer4``'s first block (its strided conv and its
@@ -68,7 +70,7 @@ class ResNet(nn.Module):
     only width pretrained weights exist for; a thinner network (``width=32`` costs about a
     quarter of the FLOPs) is what makes a from-scratch demo train in minutes on a CPU.
 
-    Build instances with :func:`resnet18`, :func:`resnet34` or :func:`resnet50`, which also load
+    Build instances with `resnet18`, `resnet34` or `resnet50`, which also load
     pretrained weights.
 
     Args:
@@ -93,7 +95,7 @@ class ResNet(nn.Module):
             raise ValueError(f"last_stride must be 1 or 2, got {last_stride!r}")
         width = _check_width(width)
         block, layers, _ = _ARCHS[arch]
-        net = torchvision.models.resnet.ResNet(block, list(layers))  # type: ignore[arg-type]
+        net = torchvision.models.resnet.ResNet(block, list(layers))
         if width != 64:
             _rescale(net, block, layers, width)
         self.arch = arch
@@ -138,7 +140,7 @@ class ResNet(nn.Module):
         """The module of one stage, sharing its parameters with this network.
 
         A residual layer is its ``Sequential`` of blocks; the stem is a new ``Sequential`` of
-        conv1, bn1, relu and maxpool. Inserted modules are not part of it; use :meth:`slice`
+        conv1, bn1, relu and maxpool. Inserted modules are not part of it; use `slice`
         to keep them.
         """
         self._check_stage(name)
@@ -167,7 +169,7 @@ class ResNet(nn.Module):
                 into one of the two networks *after* slicing do not appear in the other.
 
         Returns:
-            A :class:`ResNet` holding ``STAGES[start..end]``.
+            A `ResNet` holding ``STAGES[start..end]``.
 
         Raises:
             ValueError: If a stage is not held by this network or ``end`` precedes ``start``.
@@ -190,7 +192,7 @@ class ResNet(nn.Module):
             else:
                 setattr(part, name, getattr(self, name))
         part.inserted = nn.ModuleDict(
-            {n: nn.ModuleDict(dict(self.inserted[n])) for n in names if n in self.inserted}
+            {n: nn.ModuleDict(dict(self._insertions(n))) for n in names if n in self.inserted}
         )
         part.train(self.training)
         return _deepcopy(part) if copy else part
@@ -227,20 +229,22 @@ class ResNet(nn.Module):
         key = str(block % depth)
         if stage not in self.inserted:
             self.inserted[stage] = nn.ModuleDict()
-        if key in self.inserted[stage]:
+        if key in self._insertions(stage):
             raise ValueError(f"block {key} of {stage} already has an inserted module")
-        self.inserted[stage][key] = module
+        self._insertions(stage)[key] = module
 
     def insert_after_last(
         self, stage: str, count: int, factory: Callable[[int], nn.Module]
     ) -> list[nn.Module]:
         """Insert ``factory(channels)`` after each of the last ``count`` blocks of ``stage``.
 
-        MCJA's layout (``mcja.md`` §2.3)::
+        MCJA's layout:
 
-            mda = lambda c: ModalityDistributionAdapter(c, num_masks=2)
-            backbone.insert_after_last("layer2", 2, mda)  # after layer2.2 and layer2.3
-            backbone.insert_after_last("layer3", 3, mda)  # after layer3.3, .4 and .5
+        ```python
+        mda = lambda c: ModalityDistributionAdapter(c, num_masks=2)
+        backbone.insert_after_last("layer2", 2, mda)  # after layer2.2 and layer2.3
+        backbone.insert_after_last("layer3", 3, mda)  # after layer3.3, .4 and .5
+        ```
 
         Args:
             stage: ``"layer1"`` … ``"layer4"``.
@@ -253,7 +257,7 @@ class ResNet(nn.Module):
 
         Raises:
             TypeError: If ``count`` is not an int or ``factory`` is not callable.
-            ValueError: If ``count`` is out of range (or see :meth:`insert_after`).
+            ValueError: If ``count`` is out of range (or see `insert_after`).
         """
         self._check_stage(stage)
         if stage == "stem":
@@ -278,8 +282,14 @@ class ResNet(nn.Module):
         """Yield ``(stage, block, module)`` for every inserted module, in forward order."""
         for stage in self.stage_names:
             if stage in self.inserted:
-                for key in sorted(self.inserted[stage], key=int):
-                    yield stage, int(key), self.inserted[stage][key]
+                table = self._insertions(stage)
+                for key in sorted(table, key=int):
+                    yield stage, int(key), table[key]
+
+    def _insertions(self, stage: str) -> nn.ModuleDict:
+        """The modules inserted into ``stage`` (one that has some), keyed by block index."""
+        # `inserted` maps each stage to a ModuleDict (`insert_after` and `slice` write it).
+        return cast(nn.ModuleDict, self.inserted[stage])
 
     # --- forward -------------------------------------------------------------------------------
 
@@ -289,7 +299,7 @@ class ResNet(nn.Module):
         layer = getattr(self, name)
         if name not in self.inserted:
             return layer(x)
-        extra = self.inserted[name]
+        extra = self._insertions(name)
         for i, block in enumerate(layer):
             x = block(x)
             if str(i) in extra:
@@ -313,7 +323,7 @@ class ResNet(nn.Module):
         return x
 
     def forward_stages(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Like :meth:`forward`, but return every stage's output, keyed by stage name."""
+        """Like `forward`, but return every stage's output, keyed by stage name."""
         x = self._check_input(x)
         outputs = {}
         for name in self.stage_names:
@@ -454,7 +464,7 @@ def resnet18(
 
     Args:
         pretrained: ``False``/``None`` (default, random init), ``True`` (torchvision's
-            ``IMAGENET1K_V1``), a :class:`~torchvision.models.ResNet18_Weights` member, or a
+            ``IMAGENET1K_V1``), a `torchvision.models.ResNet18_Weights` member, or a
             path to a local state dict (torchvision layout; ``fc.*`` entries are ignored).
         last_stride: Stride of ``layer4``: 2 (default) or 1.
         progress: Show torchvision's download progress bar.
@@ -464,7 +474,7 @@ def resnet18(
     Parameter counts: 11,176,512 at width 64; 2,798,880 at width 32.
 
     Returns:
-        A :class:`ResNet` with all five stages.
+        A `ResNet` with all five stages.
 
     Raises:
         FileNotFoundError: If a path is given that does not exist.
@@ -481,7 +491,7 @@ def resnet34(
     *,
     width: int = 64,
 ) -> ResNet:
-    """ResNet-34 backbone (512-d output); arguments (``width`` included) as :func:`resnet18`.
+    """ResNet-34 backbone (512-d output); arguments (``width`` included) as `resnet18`.
 
     Raises:
         FileNotFoundError: If a path is given that does not exist.
@@ -501,24 +511,26 @@ def resnet50(
 
     Pretrained weights are opt-in and never fetched at import time. ``True`` means torchvision's
     original release ``IMAGENET1K_V1`` — downloaded by current torchvision as
-    ``resnet50-0676ba61.pth``, by older releases (and the reference codes, ``idkl.md`` §2.1,
-    ``mcja.md`` §3.1) as ``resnet50-19c8e357.pth``; ``IMAGENET1K_V2`` is a different, later
-    recipe. Offline, pass the path of such a file (any state dict in torchvision's layout)::
+    ``resnet50-0676ba61.pth``, by older releases (and the reference codes of IDKL and MCJA) as
+    ``resnet50-19c8e357.pth``; ``IMAGENET1K_V2`` is a different, later
+    recipe. Offline, pass the path of such a file (any state dict in torchvision's layout):
 
-        backbone = resnet50(pretrained="~/weights/resnet50-19c8e357.pth", last_stride=1)
+    ```python
+    backbone = resnet50(pretrained="~/weights/resnet50-19c8e357.pth", last_stride=1)
+    ```
 
-    A failed download raises :class:`RuntimeError` naming the URL and the local-path
+    A failed download raises `RuntimeError` naming the URL and the local-path
     alternative; the network is never silently left at random initialisation.
 
     Args:
         pretrained: ``False``/``None`` (default), ``True``, a
-            :class:`~torchvision.models.ResNet50_Weights` member, or a local path.
+            `torchvision.models.ResNet50_Weights` member, or a local path.
         last_stride: Stride of ``layer4``: 2 (default, MCJA) or 1 (IDKL, AGW).
         progress: Show torchvision's download progress bar.
         width: Stem width, a multiple of 8; 64 (default) is torchvision's network.
 
     Returns:
-        A :class:`ResNet` with all five stages.
+        A `ResNet` with all five stages.
 
     Raises:
         FileNotFoundError: If a path is given that does not exist.

@@ -19,18 +19,20 @@ class MCJALoss(nn.Module):
     L = w_id · CE(z, y) + w_cmr · CMR(f, y, m) [+ w_tri · Triplet(e, y)]
     ```
 
-    with plain cross-entropy on the logits ``z`` (label smoothing optional, 0 in the released
-    code) and the cross-modality retrieval loss (`vireid.losses.CMRLoss`, soft ranks with
-    ε = 0.5) on the BN-neck feature ``f = post_bn``. Both weights are 1 in the released code.
+    with plain cross-entropy on the logits ``z`` (label smoothing optional, 0 in the released code)
+    and the cross-modality retrieval loss ([`vireid.losses.CMRLoss`][vireid.losses.CMRLoss], soft
+    ranks with ε = 0.5) on the BN-neck feature ``f = post_bn``. Both weights are 1 in the released
+    code.
 
     Called as ``criterion(output, labels, modalities)`` with a `ReIDOutput`; returns a dict of
     the weighted terms ``{"id": ..., "cmr": ..., "total": ...}``. A term whose weight is 0 is
     neither computed nor listed.
 
-    ``triplet_weight`` adds a batch-hard triplet (margin 0.3, `vireid.losses.TripletLoss`) on the
-    pre-BN feature ``e``, listed as ``"triplet"``. It is **not** part of MCJA (0 by default and
-    in the reference recipes); the CPU demo recipe uses it, because a network trained from
-    scratch on a few dozen identities learns a transferable metric much faster with it.
+    ``triplet_weight`` adds a batch-hard triplet (margin 0.3,
+    [`vireid.losses.TripletLoss`][vireid.losses.TripletLoss]) on the pre-BN feature ``e``, listed as
+    ``"triplet"``. It is **not** part of MCJA (0 by default and in the reference recipes); the CPU
+    demo recipe uses it, because a network trained from scratch on a few dozen identities learns a
+    transferable metric much faster with it.
 
     Args:
         id_weight: Weight of the identity loss. Default 1.

@@ -37,10 +37,12 @@ class MCJA(nn.Module):
                                                                   └─► Linear (no bias) ─► logits
     ```
 
-    The five modality distribution adapters (`vireid.nn.ModalityDistributionAdapter`, ``M``
+    The five modality distribution adapters
+    ([`vireid.nn.ModalityDistributionAdapter`][vireid.nn.ModalityDistributionAdapter], ``M``
     spatial masks each: 2 on SYSU-MM01, 12 on RegDB) are the identity at initialisation, so the
-    network starts as the plain ImageNet ResNet-50. They never see modality labels; VIMC, the
-    other image-level half of MCJA, lives in the augmentation (`vireid.augment.VIMC`).
+    network starts as the plain ImageNet ResNet-50. They never see modality labels; VIMC, the other
+    image-level half of MCJA, lives in the augmentation
+    ([`vireid.augment.VIMC`][vireid.augment.VIMC]).
 
     In training mode the forward pass returns a `ReIDOutput` (``pre_bn`` the GeM feature,
     ``post_bn`` the BN-neck feature that the CMR loss reads, ``logits``); in eval mode it
@@ -87,7 +89,7 @@ class MCJA(nn.Module):
         width: int = 64,
     ) -> None:
         super().__init__()
-        self.backbone = build_backbone(arch, pretrained, last_stride, width)  # type: ignore[arg-type]
+        self.backbone = build_backbone(arch, pretrained, last_stride, width)
         self.mda_layout = resolve_layout(self.backbone, mda_layout, "mda_layout") if mda else {}
         insert_layout(
             self.backbone,

@@ -3,14 +3,14 @@
 This is how most re-identification code bases compute CMC/mAP/mINP (with the Python-level
 loops of the reference code vectorised per query). It is the baseline of
 ``benchmarks/bench_metrics.py`` and a second oracle in the tests, where it is checked against
-the pure-Python :func:`tests.oracles.ranking_loop.loop_rank_metrics`.
+the pure-Python :func:`benchmarks.baselines.ranking_loop.loop_rank_metrics`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tests.oracles.ranking_loop import LoopResult
+from benchmarks.baselines.ranking_loop import LoopResult
 
 
 def numpy_rank_metrics(

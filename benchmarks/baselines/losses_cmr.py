@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from tests.oracles import soft_rank_numpy
+from benchmarks.baselines import soft_rank_numpy
 
 
 class _OracleSoftRank(torch.autograd.Function):

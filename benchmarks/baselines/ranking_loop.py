@@ -22,6 +22,8 @@ import numpy as np
 
 @dataclass
 class LoopResult:
+    """Metrics of one evaluation, as plain NumPy values."""
+
     cmc: np.ndarray  # float64, length min(max_rank, G)
     mAP: float
     mINP: float
@@ -157,9 +159,11 @@ def agw_eval_regdb(dist, q_ids, g_ids, max_rank=20):
 
 
 def mpanet_eval_sysu(dist, q_ids, g_ids, q_cams, g_cams):
-    """MPANet-lineage SYSU metrics: relabel query cam 3 as 2, drop same-camera gallery items,
-    per-rank counters over the deduplicated identity list, AP as the mean of (1..G)/r, and
-    MCJA's mINP written as 1 - (r_G - G) / r_G.
+    """MPANet-lineage SYSU metrics, transcribed from the released evaluation code.
+
+    Relabel query cam 3 as 2, drop same-camera gallery items, per-rank counters over the
+    deduplicated identity list, AP as the mean of (1..G)/r, and MCJA's mINP written as
+    1 - (r_G - G) / r_G.
 
     Returns the full-length CMC (one entry per distinct gallery identity), mAP and mINP.
     """

@@ -125,7 +125,7 @@ def tgsa_loss(
 
 
 def _groups(labels: list[int], modalities: list[int], m: int) -> dict[int, list[int]]:
-    """identity -> batch positions of its images of modality m, in order of appearance."""
+    """Identity -> batch positions of its images of modality m, in order of appearance."""
     out: dict[int, list[int]] = {}
     for i, (y, t) in enumerate(zip(labels, modalities, strict=True)):
         if t == m:
