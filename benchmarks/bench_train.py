@@ -152,14 +152,14 @@ def main() -> None:
         f"{args.steps} timed steps, torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
     header = ("model", "img/s", "vs plain", "baseline", "s/step", "peak MB", "params")
-    print(f"{header[0]:<10}" + "".join(f"{h:>10}" for h in header[1:]))
+    print(f"{header[0]:<10}" + "".join(f"{h:>12}" for h in header[1:]))
     for r in rows:
         r["baseline"] = baseline_of[r["model"]]
         r["ratio_to_plain"] = r["images_per_second"] / base[r["baseline"]]
         print(
-            f"{r['model']:<10}{r['images_per_second']:>10.1f}{r['ratio_to_plain']:>9.2f}x"
-            f"{r['baseline']:>10}{r['seconds_per_step']:>10.3f}{r['peak_memory_mb']:>10.0f}"
-            f"{r['parameters']:>10,}"
+            f"{r['model']:<10}{r['images_per_second']:>12.1f}{r['ratio_to_plain']:>11.2f}x"
+            f"{r['baseline']:>12}{r['seconds_per_step']:>12.3f}{r['peak_memory_mb']:>12.0f}"
+            f"{r['parameters']:>12,}"
         )
     if args.out:
         with open(args.out, "w") as f:
