@@ -35,6 +35,7 @@ from vireid.engine import (
     fit,
     init_distributed,
     load_checkpoint,
+    resolve_amp,
     save_cmc_plot,
     seed_everything,
     unwrap_model,
@@ -330,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         "device_name": device_name(ctx.device),
         "world_size": ctx.world_size,
         "amp": args.amp,
+        # What "auto" became on this device: the autocast dtype, or float32.
+        "precision": str(resolve_amp(args.amp, ctx.device) or torch.float32).removeprefix("torch."),
         "versions": versions(),
     }  # fmt: skip
     write_text_atomic(out / "results.json", json.dumps(results, indent=2))

@@ -41,6 +41,7 @@ def test_train_sysu_output_contract(method, cache, tmp_path):
                 "train_seconds", "images_per_second", "device", "versions"):  # fmt: skip
         assert key in results, key
     assert results["method"] == method and results["preset"] == "demo"
+    assert results["amp"] == "auto" and results["precision"] == "float32"  # auto on a CPU
     assert results["recipe"]["method"] == method and results["recipe"]["width"] == 8
     for name in ("untrained", "trained"):
         settings = results[name]["settings"]
