@@ -26,7 +26,7 @@ def check_modality_values(modality: torch.Tensor, name: str = "modality") -> Non
     if bool(bad.any()):
         values = torch.unique(modality[bad]).tolist()
         raise ValueError(
-            f"{name} must hold 0 (visible) or 1 (infrared), found {values[:8]} at "
+            f"{name} must be 0 (visible) or 1 (infrared), found {values[:8]} at "
             f"{int(bad.sum())} of {modality.numel()} positions. Map 1-based labels with "
             f"`{name} - 1`, or use vireid.data.VISIBLE / INFRARED."
         )

@@ -63,6 +63,7 @@ from torch import nn
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as tvf
 
+from vireid._modality import check_modality_values
 from vireid.augment import functional as F
 
 __all__ = [
@@ -1512,8 +1513,7 @@ class ModalityAware(nn.Module):
                 f"modality of shape {tuple(m.shape)} does not broadcast against the batch "
                 f"dimensions {batch}"
             ) from err
-        if not bool(((m == 0) | (m == 1)).all()):
-            raise ValueError(f"modality must be 0 (visible) or 1 (infrared), got {modality!r}")
+        check_modality_values(m)
         return m.clone()
 
     def _check_params(self, params: Any) -> None:

@@ -10,7 +10,7 @@ from torch import nn
 from vireid._choices import one_of
 from vireid.models.agw.criterion import AGWLoss
 from vireid.models.agw.model import AGW
-from vireid.models.recipe import Recipe
+from vireid.models.recipe import DEMO_BUDGET, Recipe
 
 __all__ = ["AGWRecipe"]
 
@@ -42,33 +42,8 @@ _REFERENCE = {
     "seed": 0,
 }
 
-# The CPU demo: a ResNet-18 at half width from scratch, 128×64, warm-up then cosine decay. It
-# takes MCJA's augmentation (VIMC and random erasing): a network trained from scratch on a few
-# dozen identities overfits to colour without it (validation mAP 24 instead of 40).
-_DEMO = {
-    "image_size": (128, 64),
-    "augment": "mcja",
-    "sampler": "agw_pk",
-    "ids_per_batch": 8,
-    "num_instances": 4,
-    "arch": "resnet18",
-    "width": 32,
-    "pretrained": None,
-    "last_stride": 1,
-    "optimizer": "adam",
-    "lr": 2e-3,
-    "head_lr": None,
-    "weight_decay": 5e-4,
-    "epochs": 36,
-    "warmup_epochs": 3,
-    "warmup_granularity": "step",
-    "schedule": "cosine",
-    "milestones": (),
-    "min_lr_factor": 0.01,
-    "eval_interval": 6,
-    "eval_start": 12,
-    "seed": 0,
-}
+# The shared CPU demo budget.
+_DEMO = {**DEMO_BUDGET}
 
 
 @dataclass(frozen=True)
