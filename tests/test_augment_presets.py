@@ -81,6 +81,19 @@ def test_mcja_vimc_only_touches_visible_images():
     assert (share[modality == 0] > 0.3).all() and (share[modality == 1] < 0.05).all()
 
 
+@pytest.mark.parametrize("vimc_p", [0.0, 0.5, 1.0])
+def test_mcja_vimc_p_is_the_share_of_visible_images_recoloured(vimc_p):
+    # Uniformly coloured images: one whose VIMC op was skipped still shows the exact colour
+    # (erasing covers at most 30 %, the padding is grey); every op changes it.
+    colour = torch.tensor([200, 40, 110], dtype=torch.uint8).view(1, 3, 1, 1)
+    x = colour.expand(600, 3, 32, 16).contiguous()
+    aug = BatchAugment("mcja", (32, 16), vimc_p=vimc_p, generator=torch.Generator().manual_seed(7))
+    out = aug(x, torch.zeros(600, dtype=torch.long))
+    original = normalize(colour).view(1, 3, 1, 1)
+    kept = (out - original).abs().amax(dim=1).lt(1e-5).flatten(1).any(1).float().mean().item()
+    assert abs(kept - (1.0 - vimc_p)) < 0.07, kept
+
+
 def test_mcja_erasing_rate_and_value():
     x = torch.full((400, 3, 32, 16), 200, dtype=torch.uint8)
     out = BatchAugment("mcja", (32, 16), generator=torch.Generator().manual_seed(3))(
@@ -117,6 +130,10 @@ def test_batch_augment_out_buffer_and_errors():
     with pytest.raises(ValueError, match="variant='pami23'"):
         BatchAugment("agw", (24, 12), variant="pami23")
     BatchAugment("caj", (24, 12), view="strong", variant="pami23")
+    with pytest.raises(ValueError, match=r"vimc_p must be a probability in \[0, 1\], got 1.5"):
+        BatchAugment("mcja", (24, 12), vimc_p=1.5)
+    with pytest.raises(ValueError, match="vimc_p only applies to recipe='mcja'"):
+        BatchAugment("agw", (24, 12), vimc_p=1.0)
 
 
 def test_per_image_presets_on_pil():
@@ -161,6 +178,7 @@ def test_batch_augment_cuda_matches_cpu_with_a_cpu_generator(recipe):
 
 _RECIPES = [
     ("mcja", {}),
+    ("mcja", {"vimc_p": 1.0}),
     ("agw", {}),
     ("caj", {}),
     ("caj", {"view": "strong"}),

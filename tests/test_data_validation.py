@@ -98,6 +98,25 @@ def test_regdb_and_llcm_expose_num_classes(tmp_path):
     assert sorted(llcm.label_map.values()) == list(range(llcm.num_classes))
 
 
+def test_regdb_and_llcm_carve_a_seeded_validation_split(tmp_path):
+    regdb = RegDB(make_regdb_like(tmp_path / "regdb", num_ids=20), split=2)
+    split = regdb.validation_split()
+    assert split.held_out == carve_identities(regdb.train, 0.2, seed=0) and len(split.held_out) == 2
+    assert split.num_classes == regdb.num_classes - 2 and split.exclude == "none"
+    assert all(s.modality == VISIBLE for s in split.query)  # the visible->thermal direction
+    assert all(s.modality == INFRARED for s in split.gallery)
+    assert not {s.pid for s in split.train} & set(split.held_out)
+    assert regdb.validation_split().held_out == split.held_out  # same arguments, same people
+    assert regdb.validation_split(0.5, seed=1).num_classes == regdb.num_classes - 5
+    llcm = LLCM(make_llcm_like(tmp_path / "llcm", num_ids=15))
+    split = llcm.validation_split()
+    assert split.exclude == "same_id_same_camera"  # the LLCM test rule
+    assert all(s.modality == INFRARED for s in split.query)
+    assert split.num_classes == llcm.num_classes - len(split.held_out)
+    with pytest.raises(ValueError, match="fraction must be in"):
+        llcm.validation_split(0.0)
+
+
 def test_image_dataset_resizes_mixed_sizes(tmp_path):
     paths = []
     for i, size in enumerate([(30, 12), (17, 40), (64, 32)]):

@@ -1,4 +1,4 @@
-"""The README's main job, ``examples/train_sysu.py``: output contract and clear errors.
+"""The training scripts (the README's main job first): output contract and clear errors.
 
 The demo itself (minutes on a CPU) is measured by hand and reported in the README; here the same
 script runs a one-epoch, tiny-network version of it on a small synthetic tree.
@@ -15,9 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "train_sysu.py"
-TINY = ["--synthetic-ids", "12", "--epochs", "1", "--trials", "2", "--no-progress",
-        "--set", "image_size=32,16", "--set", "width=8", "--set", "ids_per_batch=3",
-        "--set", "num_instances=2", "--set", "warmup_epochs=1", "--device", "cpu"]  # fmt: skip
+TINY_NO_TRIALS = ["--synthetic-ids", "12", "--epochs", "1", "--no-progress", "--device", "cpu",
+                  "--set", "image_size=32,16", "--set", "width=8", "--set", "ids_per_batch=3",
+                  "--set", "num_instances=2", "--set", "warmup_epochs=1"]  # fmt: skip
+TINY = [*TINY_NO_TRIALS, "--trials", "2"]
 
 
 def _run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -112,3 +113,78 @@ def test_train_sysu_synthetic_tree_needs_custom_split(cache, tmp_path):
     _run("--data-root", str(tree), "--preset", "demo", "--custom-split", *TINY,
               "--output-dir", str(tmp_path / "b"), cwd=tmp_path)  # fmt: skip
     assert json.loads((tmp_path / "b" / "results.json").read_text())["synthetic"] is False
+
+
+# --- the RegDB and LLCM scripts: the same contract, both directions -----------------------------
+
+REGDB = ROOT / "examples" / "train_regdb.py"
+LLCM = ROOT / "examples" / "train_llcm.py"
+
+
+def _run_script(script: Path, *args: str, cwd: Path, check: bool = True):
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                          cwd=cwd, check=check, timeout=900)  # fmt: skip
+
+
+def _check_record(results: dict, method: str, directions: tuple[str, str], headline: str) -> None:
+    keys = ("method", "preset", "recipe", "untrained", "trained", "best_epoch", "train_seconds",
+            "images_per_second", "device", "versions", "directions")  # fmt: skip
+    for key in keys:
+        assert key in results, key
+    assert results["method"] == method and results["preset"] == "demo"
+    assert set(results["directions"]) == set(directions)
+    for name in ("untrained", "trained"):
+        assert results[name] == results["directions"][headline][name]  # the headline direction
+        for d in directions:
+            settings = results["directions"][d][name]["settings"]
+            assert settings["direction"] == d and not settings["reranked"]
+
+
+@pytest.mark.parametrize("method", ["mcja", "agw"])
+def test_train_regdb_output_contract(method, cache, tmp_path):
+    out = tmp_path / "run"
+    proc = _run_script(REGDB, "--method", method, "--synthetic-dir", str(cache), "--output-dir",
+                       str(out), "--split", "2", *TINY_NO_TRIALS, cwd=tmp_path)  # fmt: skip
+    assert "SYNTHETIC RegDB-like" in proc.stdout
+    results = json.loads((out / "results.json").read_text())
+    _check_record(results, method, ("v2t", "t2v"), "v2t")
+    assert results["split"] == 2 and results["recipe"]["dataset"] == "regdb"
+    assert results["trained"]["settings"]["trials"] == [2]  # RegDB's trials are split numbers
+    assert (out / "checkpoints" / "best.pt").is_file()
+
+
+def test_train_regdb_all_splits_reports_the_ten_split_mean(cache, tmp_path):
+    out = tmp_path / "all"
+    _run_script(REGDB, "--synthetic-dir", str(cache), "--output-dir", str(out), "--all-splits",
+                *TINY_NO_TRIALS, "--max-steps-per-epoch", "2", cwd=tmp_path)  # fmt: skip
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["splits"] == list(range(1, 11))
+    per_split = [json.loads((out / f"split-{s:02d}" / "results.json").read_text())
+                 for s in range(1, 11)]  # fmt: skip
+    for d in ("v2t", "t2v"):
+        mean = summary["directions"][d]["trained"]
+        assert mean["settings"]["trials"] == list(range(1, 11))
+        expected = sum(r["directions"][d]["trained"]["summary"]["mAP"] for r in per_split) / 10
+        assert mean["summary"]["mAP"] == pytest.approx(expected, abs=1e-12)
+    assert summary["trained"] == summary["directions"]["v2t"]["trained"]
+
+
+def test_train_llcm_output_contract(cache, tmp_path):
+    out = tmp_path / "run"
+    proc = _run_script(LLCM, "--synthetic-dir", str(cache), "--output-dir", str(out),
+                       "--trials", "2", *TINY_NO_TRIALS, cwd=tmp_path)  # fmt: skip
+    assert "SYNTHETIC LLCM-like" in proc.stdout
+    results = json.loads((out / "results.json").read_text())
+    _check_record(results, "mcja", ("ir2vis", "vis2ir"), "ir2vis")
+    assert results["protocol"]["protocol"] == "deen" and results["recipe"]["dataset"] == "llcm"
+    assert results["trained"]["settings"]["trials"] == [0, 1]
+
+
+def test_train_regdb_and_llcm_bad_arguments(cache, tmp_path):
+    proc = _run_script(REGDB, "--split", "11", cwd=tmp_path, check=False)
+    assert proc.returncode != 0 and "--split must be in 1..10, got 11" in proc.stderr
+    proc = _run_script(REGDB, "--data-root", str(tmp_path / "missing"), cwd=tmp_path, check=False)
+    assert proc.returncode != 0 and "the folder does not exist" in proc.stderr
+    proc = _run_script(LLCM, "--data-root", str(tmp_path), "--preset", "reference", cwd=tmp_path,
+                       check=False)  # fmt: skip
+    assert proc.returncode != 0 and "not 'llcm'" in proc.stderr

@@ -281,6 +281,10 @@ def test_mcja_loss_terms_are_ce_plus_cmr_on_the_bn_feature():
     with_triplet = MCJALoss(triplet_weight=0.5)(out, labels, modalities)
     torch.testing.assert_close(with_triplet["triplet"], 0.5 * TripletLoss(0.3)(out.pre_bn, labels))
     assert list(with_triplet) == ["id", "cmr", "triplet", "total"]
+    crossed = MCJALoss(triplet_weight=0.5, cross_modality_only=True)(out, labels, modalities)
+    expected = TripletLoss(0.3, cross_modality_only=True)(out.pre_bn, labels, modalities)
+    torch.testing.assert_close(crossed["triplet"], 0.5 * expected)
+    assert not torch.allclose(crossed["triplet"], with_triplet["triplet"])
 
 
 @pytest.mark.parametrize(("metric", "loss"), [("wrt", WeightedRegularizationTriplet()),
@@ -294,6 +298,10 @@ def test_agw_loss_terms_read_the_pre_bn_feature(metric, loss):
     assert list(terms) == ["id", metric, "total"]
     torch.testing.assert_close(terms[metric], loss(out.pre_bn, labels, modalities))
     torch.testing.assert_close(terms["total"], terms["id"] + terms[metric])
+    crossed = AGWLoss(metric=metric, cross_modality_only=True)(out, labels, modalities)
+    loss.cross_modality_only = True
+    torch.testing.assert_close(crossed[metric], loss(out.pre_bn, labels, modalities))
+    assert not torch.allclose(crossed[metric], terms[metric])
 
 
 def test_criteria_reject_eval_outputs_and_empty_objectives():

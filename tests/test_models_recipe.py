@@ -94,8 +94,11 @@ def test_presets_and_lookup_errors():
         ValueError, match="MCJA has no preset 'paper'; available: 'reference', 'demo'"
     ):
         get_recipe("mcja", "paper")
-    with pytest.raises(ValueError, match="defined for datasets 'sysu', not 'regdb'"):
-        get_recipe("mcja", "demo", "regdb")
+    with pytest.raises(ValueError, match="defined for datasets 'sysu', 'regdb', not 'llcm'"):
+        get_recipe("mcja", "reference", "llcm")
+    # The demo budget is the same on every synthetic layout; only the dataset tag differs.
+    demo = get_recipe("agw", "demo", "regdb")
+    assert demo.dataset == "regdb" and demo.replace(dataset="sysu") == get_recipe("agw", "demo")
 
 
 @pytest.mark.parametrize("cls", [MCJARecipe, AGWRecipe])
@@ -104,6 +107,22 @@ def test_demo_presets_are_cpu_sized(cls):
     assert r.pretrained is None and r.arch == "resnet18" and r.width == 32
     assert r.image_size == (128, 64) and r.sampler == "agw_pk"
     assert r.selection == "val"
+    # Every visible image through VIMC, the metric loss mined across modalities; the
+    # reference presets keep the released codes' settings.
+    assert (r.augment, r.vimc_p, r.cross_modality_mining) == ("mcja", 1.0, True)
+    ref = cls.preset("reference")
+    assert (ref.vimc_p, ref.cross_modality_mining) == (0.5, False)
+    metric = r.build_criterion()
+    loss = metric.triplet if cls is MCJARecipe else metric.metric_loss
+    assert loss.cross_modality_only
+
+
+def test_vimc_p_is_checked():
+    with pytest.raises(ValueError, match="vimc_p only applies to augment='mcja'"):
+        AGWRecipe.preset("reference", vimc_p=1.0)
+    with pytest.raises(ValueError, match="'vimc_p' must be <= 1"):
+        MCJARecipe.preset("demo", vimc_p=1.5)
+    assert MCJARecipe.preset("reference", vimc_p=0.0).vimc_p == 0.0
 
 
 @pytest.mark.parametrize("cls", [MCJARecipe, AGWRecipe])

@@ -171,6 +171,11 @@ class BatchAugment(torch.nn.Module):
         view: For ``"caj"``: the visible stream, ``"weak"`` or ``"strong"``. Run two
             instances on the same batch for CAJ's two visible views.
         variant: For ``"caj"``: ``"iccv21"`` or ``"pami23"``.
+        vimc_p: For ``"mcja"``: the probability that the operation of the VIMC slot a visible
+            image draws is applied (``VIMC``'s ``hue_p``, ``wg_p``, ``cc_p`` and ``sj_p``).
+            MCJA's pipeline uses 0.5, so each of the four operations reaches 1/8 of the
+            visible images and half of them pass unchanged; 1.0 sends every visible image
+            through one of the four. The number of random draws does not depend on it.
         generator: Optional `torch.Generator` (on the batch's device) for every draw.
 
     Call with ``(batch, modality)``: ``batch`` uint8 ``(B, 3, H, W)``, ``modality`` ``(B,)``
@@ -189,6 +194,7 @@ class BatchAugment(torch.nn.Module):
         *,
         view: Literal["weak", "strong"] = "weak",
         variant: Literal["iccv21", "pami23"] = "iccv21",
+        vimc_p: float = 0.5,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -204,10 +210,23 @@ class BatchAugment(torch.nn.Module):
                 f"view and variant only apply to recipe='caj'; recipe={recipe!r} got "
                 f"view={view!r}, variant={variant!r}. Leave them at their defaults."
             )
+        if (
+            isinstance(vimc_p, bool)
+            or not isinstance(vimc_p, (int, float))
+            or not 0.0 <= vimc_p <= 1.0
+        ):
+            raise ValueError(f"vimc_p must be a probability in [0, 1], got {vimc_p!r}")
+        if recipe != "mcja" and vimc_p != 0.5:
+            raise ValueError(
+                f"vimc_p only applies to recipe='mcja' (the only one with a VIMC slot); "
+                f"recipe={recipe!r} got vimc_p={vimc_p!r}. Leave it at its default."
+            )
         self.recipe, self.size, self.view, self.variant = recipe, _check_size(size), view, variant
+        self.vimc_p = float(vimc_p)
         self.generator = generator
         plus = variant == "pami23"
-        self.vimc = VIMC(generator=generator)
+        p = self.vimc_p
+        self.vimc = VIMC(hue_p=p, wg_p=p, cc_p=p, sj_p=p, generator=generator)
         self.erase = RandomErasing(p=0.5, generator=generator)
         self.channel_erase = ChannelRandomErasing(p=0.6 if plus else 0.5, generator=generator)
         self.ir_erase = ChannelRandomErasing(p=0.5, generator=generator)

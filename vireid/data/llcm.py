@@ -28,6 +28,7 @@ from vireid.data.errors import DatasetLayoutError
 from vireid.data.index_file import read_id_list, read_index_file
 from vireid.data.integrity import decode_report, is_image_file
 from vireid.data.sample import INFRARED, VISIBLE, Sample
+from vireid.data.validation import ValidationSplit, carve_identities, hold_out_identities
 
 __all__ = ["LLCM"]
 
@@ -112,6 +113,27 @@ class LLCM:
     def num_classes(self) -> int:
         """Number of training identities (the classifier's output size)."""
         return len({s.label for s in self.train})
+
+    def validation_split(self, fraction: float = 0.2, *, seed: int = 0) -> ValidationSplit:
+        """Hold a seeded share of the training identities out, for model selection.
+
+        LLCM has no official validation list, so ``fraction`` of the training identities
+        (drawn by `carve_identities` with ``seed``) are held out: their infrared images query
+        their visible images (the headline IR→VIS direction) with the same-identity,
+        same-camera items removed as in the test protocol, and the rest train with labels
+        ``0..C'-1``. The same arguments always hold out the same people.
+
+        Args:
+            fraction: Share of the training identities to hold out, in ``(0, 1)``.
+            seed: Seed of the draw.
+
+        Returns:
+            A [`vireid.data.ValidationSplit`][vireid.data.ValidationSplit].
+        """
+        held = carve_identities(self.train, fraction, seed=seed)
+        return hold_out_identities(
+            self.train, held, query_modality=INFRARED, exclude="same_id_same_camera"
+        )
 
     # --- construction ------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from vireid.data.errors import DatasetLayoutError
 from vireid.data.index_file import read_index_file
 from vireid.data.integrity import decode_report
 from vireid.data.sample import INFRARED, VISIBLE, Sample
+from vireid.data.validation import ValidationSplit, carve_identities, hold_out_identities
 
 __all__ = ["RegDB"]
 
@@ -104,6 +105,24 @@ class RegDB:
     def num_classes(self) -> int:
         """Number of training identities (the classifier's output size)."""
         return len({s.label for s in self.train})
+
+    def validation_split(self, fraction: float = 0.2, *, seed: int = 0) -> ValidationSplit:
+        """Hold a seeded share of the training identities out, for model selection.
+
+        RegDB has no official validation list, so ``fraction`` of the training identities
+        (drawn by `carve_identities` with ``seed``) are held out: their visible images query
+        their thermal images (the visible→thermal direction, no exclusion rule), and the rest
+        train with labels ``0..C'-1``. The same arguments always hold out the same people.
+
+        Args:
+            fraction: Share of the training identities to hold out, in ``(0, 1)``.
+            seed: Seed of the draw.
+
+        Returns:
+            A [`vireid.data.ValidationSplit`][vireid.data.ValidationSplit].
+        """
+        held = carve_identities(self.train, fraction, seed=seed)
+        return hold_out_identities(self.train, held, query_modality=VISIBLE, exclude="none")
 
     def _read(self, name: str, problems: list[str]) -> list[tuple[Sample, int]]:
         out = []

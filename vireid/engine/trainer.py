@@ -429,6 +429,7 @@ def fit(
     augment = BatchAugment(
         one_of(recipe.augment, ("mcja", "caj", "agw"), "recipe.augment"),
         size=recipe.image_size,
+        vimc_p=recipe.vimc_p,
         generator=generator,
     )
     plain = unwrap_model(model)

@@ -24,7 +24,8 @@ class AGWLoss(nn.Module):
     Plain cross-entropy on the logits ``z`` and the weighted regularisation triplet
     ([`vireid.losses.WeightedRegularizationTriplet`][vireid.losses.WeightedRegularizationTriplet]:
     softmax-weighted positive and negative Euclidean distances, soft margin) on the **pre-BN**
-    pooled feature ``e = pre_bn``, mined over the whole batch (both modalities).
+    pooled feature ``e = pre_bn``, mined over the whole batch (both modalities), or over the
+    other modality only with ``cross_modality_only=True``.
     ``metric="triplet"`` swaps WRT for the batch-hard triplet with margin 0.3 (the code's
     ``--method base``).
 
@@ -38,6 +39,8 @@ class AGWLoss(nn.Module):
         metric: ``"wrt"`` (default) or ``"triplet"``.
         margin: Margin of ``metric="triplet"``. Default 0.3.
         label_smoothing: ε of the identity loss. Default 0 (plain cross-entropy).
+        cross_modality_only: Take the metric loss's positives and negatives from the other
+            modality only. Default ``False`` (AGW).
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class AGWLoss(nn.Module):
         metric: Literal["wrt", "triplet"] = "wrt",
         margin: float = 0.3,
         label_smoothing: float = 0.0,
+        cross_modality_only: bool = False,
     ) -> None:
         super().__init__()
         self.id_weight = check_number(id_weight, "id_weight", minimum=0.0)
@@ -55,7 +59,9 @@ class AGWLoss(nn.Module):
         self.metric = check_choice(metric, "metric", ("wrt", "triplet"))
         self.identity = CrossEntropyLabelSmooth(label_smoothing)
         self.metric_loss: nn.Module = (
-            WeightedRegularizationTriplet() if metric == "wrt" else TripletLoss(margin=margin)
+            WeightedRegularizationTriplet(cross_modality_only=cross_modality_only)
+            if metric == "wrt"
+            else TripletLoss(margin=margin, cross_modality_only=cross_modality_only)
         )
 
     def forward(

@@ -41,6 +41,9 @@ class MCJALoss(nn.Module):
         cmr_epsilon: Soft-rank regularisation strength of CMR. Default 0.5.
         triplet_weight: Weight of the optional batch-hard triplet. Default 0 (MCJA).
         margin: Margin of that triplet. Default 0.3.
+        cross_modality_only: Mine that triplet's hardest positive and negative in the other
+            modality only (each anchor is pulled to its farthest match and pushed from its
+            nearest non-match among the other modality's images). Default ``False``.
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class MCJALoss(nn.Module):
         cmr_epsilon: float = 0.5,
         triplet_weight: float = 0.0,
         margin: float = 0.3,
+        cross_modality_only: bool = False,
     ) -> None:
         super().__init__()
         self.id_weight = check_number(id_weight, "id_weight", minimum=0.0)
@@ -59,7 +63,7 @@ class MCJALoss(nn.Module):
         self.identity = CrossEntropyLabelSmooth(label_smoothing)
         self.cmr = CMRLoss(regularization_strength=cmr_epsilon)
         self.triplet_weight = check_number(triplet_weight, "triplet_weight", minimum=0.0)
-        self.triplet = TripletLoss(margin=margin)
+        self.triplet = TripletLoss(margin=margin, cross_modality_only=cross_modality_only)
 
     def forward(
         self, output: ReIDOutput, labels: torch.Tensor, modalities: torch.Tensor
@@ -76,7 +80,7 @@ class MCJALoss(nn.Module):
         if self.cmr_weight:
             terms["cmr"] = self.cmr_weight * self.cmr(output.post_bn, labels, modalities)
         if self.triplet_weight:
-            terms["triplet"] = self.triplet_weight * self.triplet(output.pre_bn, labels)
+            terms["triplet"] = self.triplet_weight * self.triplet(output.pre_bn, labels, modalities)
         if not terms:
             raise ValueError("MCJALoss: every weight is 0, so there is nothing to train")
         terms["total"] = torch.stack(list(terms.values())).sum()
