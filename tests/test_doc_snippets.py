@@ -67,6 +67,7 @@ import re
 import shlex
 import shutil
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -679,21 +680,34 @@ def _commands(block: Block) -> Iterator[list[str]]:
 
 
 def _load_script(path: Path):
+    # The scripts import their shared module (examples/experiment.py) as `python script.py`
+    # does: from the script's folder.
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(f"_snippet_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
     spec.loader.exec_module(module)
     return module
 
 
 _SCRIPTS: dict[Path, Any] = {}
+# The training scripts and the dataset their recipes are looked up for.
+_TRAINING = {"train_sysu.py": "sysu", "train_regdb.py": "regdb", "train_llcm.py": "llcm"}
+_PARSED = (*_TRAINING, "evaluate.py")
 
 
-def _train_sysu():
-    path = ROOT / "examples" / "train_sysu.py"
+def _script(name: str):
+    path = ROOT / "examples" / name
     if path not in _SCRIPTS:
         _SCRIPTS[path] = _load_script(path)
     return _SCRIPTS[path]
+
+
+def _train_sysu():
+    return _script("train_sysu.py")
 
 
 def _help_options(module) -> set[str]:
@@ -703,24 +717,31 @@ def _help_options(module) -> set[str]:
     return set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", out.getvalue()))
 
 
-def _check_train_sysu(argv: list[str], where: str) -> None:
-    script = _train_sysu()
+def _check_script(name: str, argv: list[str], where: str) -> None:
+    """The script's own parser accepts ``argv``; a training script also builds the recipe."""
+    script = _script(name)
     listed = _help_options(script)
     for token in argv:
         if token.startswith("--"):
             option = token.split("=", 1)[0]
-            assert option in listed, f"{where}: train_sysu.py has no option {option}"
+            assert option in listed, f"{where}: {name} has no option {option}"
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
             args = script.parse_args(argv)
     except SystemExit:
-        pytest.fail(f"{where}: train_sysu.py rejects {argv}: {err.getvalue().strip()}")
-    if args.resume is None:
+        pytest.fail(f"{where}: {name} rejects {argv}: {err.getvalue().strip()}")
+    if name in _TRAINING and args.resume is None:
+        from experiment import build_recipe
+
         try:
-            script.build_recipe(args, synthetic=args.data_root is None)
+            build_recipe(args, _TRAINING[name], synthetic=args.data_root is None)
         except SystemExit as exit_:
-            pytest.fail(f"{where}: train_sysu.py rejects {argv}: {exit_.code}")
+            pytest.fail(f"{where}: {name} rejects {argv}: {exit_.code}")
+
+
+def _check_train_sysu(argv: list[str], where: str) -> None:
+    _check_script("train_sysu.py", argv, where)
 
 
 def _check_other_script(argv: list[str], where: str) -> None:
@@ -776,8 +797,8 @@ def test_command_lines(file, tmp_path, monkeypatch, one_thread):
                 assert script is not None, f"{where}: torchrun without a script"
                 assert argv[script] == "examples/train_sysu.py", f"{where}: unknown script"
                 _check_train_sysu(argv[script + 1 :], where)
-            elif argv[0] == "python" and argv[1:2] == ["examples/train_sysu.py"]:
-                _check_train_sysu(argv[2:], where)
+            elif argv[0] == "python" and argv[1:2] in ([f"examples/{n}"] for n in _PARSED):
+                _check_script(argv[1].removeprefix("examples/"), argv[2:], where)
             elif argv[0] == "python" and len(argv) > 1 and argv[1].endswith(".py"):
                 _check_other_script(argv[1:], where)
             else:
