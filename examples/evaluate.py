@@ -36,6 +36,7 @@ from vireid.engine import (
     evaluate_llcm,
     evaluate_regdb,
     evaluate_sysu,
+    init_distributed,
     load_checkpoint,
     resolve_amp,
     versions,
@@ -165,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as err:
         sys.exit(f"error: the weights in {args.checkpoint} do not fit a {method} network "
                  f"built from its own recipe: {err}")  # fmt: skip
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if args.device == "auto" else args.device)  # fmt: skip
+    try:  # the engine's device choice: "auto" takes the GPU, a missing CUDA says so
+        device = init_distributed(args.device).device
+    except RuntimeError as err:
+        sys.exit(f"error: {err}")
     model.to(device)
     extractor = FeatureExtractor(model, recipe.image_size, device=device, amp=args.amp,
                                  batch_size=args.batch_size)  # fmt: skip

@@ -84,7 +84,7 @@ class SplitRun:
     """One split's outcome: its ``results.json`` record and the results per direction."""
 
     record: dict[str, Any]
-    untrained: dict[str, ProtocolResult | dict[str, Any]]  # a dict when read back on resume
+    untrained: dict[str, ProtocolResult] | None  # None when a resumed run read it back
     trained: dict[str, ProtocolResult]
 
 
@@ -112,14 +112,14 @@ def run_split(
     extractor = FeatureExtractor(model, recipe.image_size, device=ctx.device, amp=args.amp)
 
     untrained_path = out / "untrained.json"
-    untrained: dict[str, ProtocolResult | dict[str, Any]]
+    untrained: dict[str, ProtocolResult] | None = None
     if args.resume is not None and untrained_path.is_file():
-        untrained = json.loads(untrained_path.read_text())
+        untrained_dicts = json.loads(untrained_path.read_text())
     else:
-        untrained = dict(evaluate_both(extractor, dataset, args.cmc))
+        untrained = evaluate_both(extractor, dataset, args.cmc)
+        untrained_dicts = {d: r.to_dict() for d, r in untrained.items()}
         if ctx.is_main:
-            saved = {d: _as_dict(r) for d, r in untrained.items()}
-            write_text_atomic(untrained_path, json.dumps(saved))
+            write_text_atomic(untrained_path, json.dumps(untrained_dicts))
             for d, r in untrained.items():
                 print(f"untrained model, RegDB split {split}, {d}:\n{r}", flush=True)
     result = train(args, model, recipe, samples, validation, out, resume=args.resume)
@@ -138,10 +138,10 @@ def run_split(
         "data_root": str(Path(root).resolve()),
         "synthetic": synthetic,
         "protocol": {"split": split, "cmc": args.cmc, "headline": "v2t"},
-        "untrained": _as_dict(untrained["v2t"]),
+        "untrained": untrained_dicts["v2t"],
         "trained": trained["v2t"].to_dict(),
         "directions": {
-            d: {"untrained": _as_dict(untrained[d]), "trained": trained[d].to_dict()}
+            d: {"untrained": untrained_dicts[d], "trained": trained[d].to_dict()}
             for d in DIRECTIONS
         },
         **run_record(args, recipe, result, ctx, wall),
@@ -154,7 +154,7 @@ def run_split(
             print(f"{d}: {trained[d]}")
         rows: dict[str, ProtocolResult] = {}
         for d in DIRECTIONS:
-            if isinstance(untrained[d], ProtocolResult):
+            if untrained is not None:
                 rows[f"untrained {d}"] = untrained[d]
             rows[f"trained {d}"] = trained[d]
         print("\n" + table(rows))
@@ -165,10 +165,6 @@ def run_split(
         )
         print(f"results: {out / 'results.json'}")
     return SplitRun(record, untrained, trained)
-
-
-def _as_dict(result: ProtocolResult | dict[str, Any]) -> dict[str, Any]:
-    return result.to_dict() if isinstance(result, ProtocolResult) else result
 
 
 def split_mean(results: list[ProtocolResult]) -> ProtocolResult:
@@ -213,16 +209,19 @@ def main(argv: list[str] | None = None) -> int:
         "split_results": [str(base / f"split-{s:02d}" / "results.json") for s in range(1, 11)],
         "total_seconds": time.perf_counter() - wall,
     }
+    # --all-splits never resumes (parse_args), so every split scored its untrained model.
+    untrained_runs = [r.untrained for r in runs if r.untrained is not None]
+    if len(untrained_runs) != len(runs):
+        raise RuntimeError("a split of an --all-splits run has no untrained evaluation")
     means = {}
     for d in DIRECTIONS:
         trained = split_mean([r.trained[d] for r in runs])
-        # --all-splits never resumes, so every split evaluated its untrained model itself.
-        untrained = [u for r in runs if isinstance(u := r.untrained[d], ProtocolResult)]
-        entry = {"trained": trained.to_dict(), "untrained": split_mean(untrained).to_dict()}
+        untrained = split_mean([u[d] for u in untrained_runs])
+        entry = {"trained": trained.to_dict(), "untrained": untrained.to_dict()}
         summary.setdefault("directions", {})[d] = entry
         means[d] = trained
     summary["trained"] = summary["directions"]["v2t"]["trained"]
-    summary["untrained"] = summary["directions"]["v2t"].get("untrained")
+    summary["untrained"] = summary["directions"]["v2t"]["untrained"]
     write_text_atomic(base / "results.json", json.dumps(summary, indent=2))
     print("\nRegDB, mean over the ten splits:")
     for d, r in means.items():

@@ -39,6 +39,7 @@ from vireid.augment.transforms import (
     RandomErasing,
     SpectrumJitter,
     WeightedGrayscale,
+    _probability,
 )
 
 __all__ = ["BatchAugment", "agw_train", "caj_train", "mcja_test", "mcja_train", "test"]
@@ -210,23 +211,17 @@ class BatchAugment(torch.nn.Module):
                 f"view and variant only apply to recipe='caj'; recipe={recipe!r} got "
                 f"view={view!r}, variant={variant!r}. Leave them at their defaults."
             )
-        if (
-            isinstance(vimc_p, bool)
-            or not isinstance(vimc_p, (int, float))
-            or not 0.0 <= vimc_p <= 1.0
-        ):
-            raise ValueError(f"vimc_p must be a probability in [0, 1], got {vimc_p!r}")
+        vimc_p = _probability(vimc_p, "vimc_p")
         if recipe != "mcja" and vimc_p != 0.5:
             raise ValueError(
                 f"vimc_p only applies to recipe='mcja' (the only one with a VIMC slot); "
                 f"recipe={recipe!r} got vimc_p={vimc_p!r}. Leave it at its default."
             )
         self.recipe, self.size, self.view, self.variant = recipe, _check_size(size), view, variant
-        self.vimc_p = float(vimc_p)
+        self.vimc_p = vimc_p
         self.generator = generator
         plus = variant == "pami23"
-        p = self.vimc_p
-        self.vimc = VIMC(hue_p=p, wg_p=p, cc_p=p, sj_p=p, generator=generator)
+        self.vimc = VIMC(hue_p=vimc_p, wg_p=vimc_p, cc_p=vimc_p, sj_p=vimc_p, generator=generator)
         self.erase = RandomErasing(p=0.5, generator=generator)
         self.channel_erase = ChannelRandomErasing(p=0.6 if plus else 0.5, generator=generator)
         self.ir_erase = ChannelRandomErasing(p=0.5, generator=generator)
