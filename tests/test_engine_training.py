@@ -59,7 +59,7 @@ def _run(method, dataset, out, **kwargs):
     return recipe, model, result
 
 
-@pytest.mark.parametrize("method", ["mcja", "agw"])
+@pytest.mark.parametrize("method", ["mcja", "agw", "caj"])
 def test_a_short_run_lowers_the_loss(method, tiny_sysu, tmp_path):
     split = tiny_sysu.validation_split()
     recipe, model, criterion = _build(method, split, epochs=6, lr=3e-3)
@@ -87,7 +87,7 @@ def test_a_short_run_lowers_the_loss(method, tiny_sysu, tmp_path):
     assert result.images_per_second > 0 and result.finished
 
 
-@pytest.mark.parametrize("method", ["mcja", "agw"])
+@pytest.mark.parametrize("method", ["mcja", "agw", "caj"])
 def test_resume_is_bit_exact(method, tiny_sysu, tmp_path):
     _, straight, _ = _run(method, tiny_sysu, tmp_path / "straight", recipe={"epochs": 3})
     _, _, part = _run(method, tiny_sysu, tmp_path / "split", recipe={"epochs": 3}, stop_after=1)

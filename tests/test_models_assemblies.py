@@ -9,11 +9,13 @@ functions they combine.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torchvision
 
-from vireid.losses import CMRLoss, TripletLoss, WeightedRegularizationTriplet
+from vireid.losses import AdaptiveTripletLoss, CMRLoss, TripletLoss, WeightedRegularizationTriplet
 from vireid.models import AGW, MCJA, AGWLoss, MCJALoss, ReIDOutput
 from vireid.nn import ModalityDistributionAdapter, NonLocal
 
@@ -287,8 +289,14 @@ def test_mcja_loss_terms_are_ce_plus_cmr_on_the_bn_feature():
     assert not torch.allclose(crossed["triplet"], with_triplet["triplet"])
 
 
-@pytest.mark.parametrize(("metric", "loss"), [("wrt", WeightedRegularizationTriplet()),
-                                              ("triplet", TripletLoss(0.3))])  # fmt: skip
+_AGW_METRICS = [
+    ("wrt", WeightedRegularizationTriplet()),
+    ("triplet", TripletLoss(0.3)),
+    ("adp", AdaptiveTripletLoss(1.0, 1.0, True)),
+]
+
+
+@pytest.mark.parametrize(("metric", "loss"), _AGW_METRICS)
 def test_agw_loss_terms_read_the_pre_bn_feature(metric, loss):
     torch.manual_seed(0)
     out = ReIDOutput(torch.randn(8, 6), torch.randn(8, 6), torch.randn(8, 3))
@@ -302,6 +310,21 @@ def test_agw_loss_terms_read_the_pre_bn_feature(metric, loss):
     loss.cross_modality_only = True
     torch.testing.assert_close(crossed[metric], loss(out.pre_bn, labels, modalities))
     assert not torch.allclose(crossed[metric], terms[metric])
+
+
+def test_agw_loss_adp_matches_the_caj_test_vector():
+    # Four features, two identities, α = γ = 1: the ADP values computed by hand from the
+    # released code's formulas (squared 0.328743, plain soft margin 0.335670); CE on zero
+    # logits is log(2).
+    f = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [2.0, 2.0]], dtype=torch.float64)
+    out = ReIDOutput(f, f, torch.zeros(4, 2, dtype=torch.float64))
+    labels, modalities = torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])
+    terms = AGWLoss(metric="adp")(out, labels, modalities)
+    assert list(terms) == ["id", "adp", "total"]
+    assert terms["adp"].item() == pytest.approx(0.328743, abs=1e-6)
+    assert terms["id"].item() == pytest.approx(math.log(2), abs=1e-12)
+    plain = AGWLoss(metric="adp", adp_square=False)(out, labels, modalities)
+    assert plain["adp"].item() == pytest.approx(0.335670, abs=1e-6)
 
 
 def test_criteria_reject_eval_outputs_and_empty_objectives():

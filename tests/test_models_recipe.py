@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from vireid.models import METHODS, AGWRecipe, MCJARecipe, Recipe, get_recipe
+from vireid.augment import BatchAugment, CAJStreams
+from vireid.losses import AdaptiveTripletLoss
+from vireid.models import METHODS, AGWRecipe, CAJRecipe, MCJARecipe, Recipe, get_recipe
 
 
 def _criterion_inputs():
@@ -85,8 +87,50 @@ def test_agw_reference_is_the_released_config():
     assert AGWRecipe.preset("reference", "regdb").replace(dataset="sysu") == r
 
 
+def test_caj_reference_is_agw_on_three_streams_with_adp():
+    agw, caj = AGWRecipe.preset("reference"), CAJRecipe.preset("reference")
+    differ = {
+        f.name for f in dataclasses.fields(agw) if getattr(agw, f.name) != getattr(caj, f.name)
+    }
+    # The released CAJ folder: AGW's optimiser, schedule and network; 100 epochs, ADP, streams.
+    assert differ == {"augment", "epochs", "metric_loss"}
+    assert (caj.augment, caj.epochs, caj.metric_loss, caj.caj_variant) == (
+        "caj",
+        100,
+        "adp",
+        "iccv21",
+    )
+    assert (caj.adp_alpha, caj.adp_gamma, caj.adp_square, caj.cross_modality_mining) == (
+        1.0, 1.0, True, False
+    )  # fmt: skip
+    plus = CAJRecipe.preset("pami23", "regdb")
+    assert plus.caj_variant == "pami23" and plus.preset_name == "pami23"
+    same = plus.replace(caj_variant="iccv21", dataset="sysu", preset_name="reference")
+    assert same == caj
+    streams = plus.build_augment()
+    assert isinstance(streams, CAJStreams) and streams.variant == "pami23"
+    assert streams.size == (288, 144)
+    loss = caj.build_criterion()
+    assert loss.metric == "adp" and isinstance(loss.metric_loss, AdaptiveTripletLoss)
+    assert not loss.metric_loss.cross_modality_only
+    # The demo: the shared CPU budget on CAJ's own streams, no VIMC.
+    demo = CAJRecipe.preset("demo", "llcm")
+    assert (demo.augment, demo.vimc_p, demo.arch, demo.image_size) == (
+        "caj", 0.5, "resnet18", (128, 64)
+    )  # fmt: skip
+    # as many images through the network as the 36-epoch demos: 1.5 per sampled image
+    assert demo.epochs * 3 == AGWRecipe.preset("demo").epochs * 2
+    with pytest.raises(ValueError, match="caj_variant only applies to augment='caj'"):
+        CAJRecipe.preset("reference", augment="agw", caj_variant="pami23")
+    with pytest.raises(ValueError, match="'caj_variant' must be one of 'iccv21', 'pami23'"):
+        CAJRecipe.preset("reference", caj_variant="pami")
+    # Any recipe with augment="caj" trains on the streams; others on BatchAugment.
+    assert isinstance(AGWRecipe.preset("reference", augment="caj").build_augment(), CAJStreams)
+    assert isinstance(CAJRecipe.preset("reference", augment="agw").build_augment(), BatchAugment)
+
+
 def test_presets_and_lookup_errors():
-    assert set(METHODS) == {"mcja", "agw"}
+    assert set(METHODS) == {"mcja", "agw", "caj"}
     assert get_recipe("agw", "demo") == AGWRecipe.preset("demo")
     with pytest.raises(ValueError, match="unknown method 'idkl'"):
         get_recipe("idkl")
@@ -125,7 +169,7 @@ def test_vimc_p_is_checked():
     assert MCJARecipe.preset("reference", vimc_p=0.0).vimc_p == 0.0
 
 
-@pytest.mark.parametrize("cls", [MCJARecipe, AGWRecipe])
+@pytest.mark.parametrize("cls", [MCJARecipe, AGWRecipe, CAJRecipe])
 def test_printing_shows_every_field(cls):
     r = cls.preset("reference")
     text = str(r)
@@ -134,14 +178,15 @@ def test_printing_shows_every_field(cls):
     assert cls.method in text
 
 
-@pytest.mark.parametrize("cls", [MCJARecipe, AGWRecipe])
+@pytest.mark.parametrize("cls", [MCJARecipe, AGWRecipe, CAJRecipe])
 def test_dict_round_trip_through_json(cls):
     r = cls.preset("demo", seed=3)
     data = json.loads(json.dumps(r.to_dict()))
     assert data["method"] == cls.method
     assert cls.from_dict(data) == r
-    with pytest.raises(ValueError, match="for method"):
-        (AGWRecipe if cls is MCJARecipe else MCJARecipe).from_dict(data)
+    for other in {MCJARecipe, AGWRecipe, CAJRecipe} - {cls}:
+        with pytest.raises(ValueError, match="for method"):
+            other.from_dict(data)
 
 
 def test_values_are_checked():

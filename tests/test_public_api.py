@@ -26,7 +26,9 @@ EXPECTED = {
     "vireid.ops": {"DISTANCE_METRICS", "pairwise_distance", "soft_rank", "soft_sort"},
     "vireid.augment": {
         "VIMC",
+        "AugmentedViews",
         "BatchAugment",
+        "CAJStreams",
         "ChannelAdaptiveGray",
         "ChannelCutMix",
         "ChannelExchange",
@@ -120,6 +122,7 @@ EXPECTED = {
         "METHODS",
         "AGWLoss",
         "AGWRecipe",
+        "CAJRecipe",
         "EmbeddingHead",
         "MCJALoss",
         "MCJARecipe",
@@ -130,6 +133,7 @@ EXPECTED = {
     },
     "vireid.models.mcja": {"MCJA", "MCJALoss", "MCJARecipe"},
     "vireid.models.agw": {"AGW", "AGWLoss", "AGWRecipe"},
+    "vireid.models.caj": {"CAJRecipe"},
     "vireid.models.backbones": {"STAGES", "ResNet", "resnet18", "resnet34", "resnet50"},
     "vireid.engine": {
         "atomic_open",

@@ -8,11 +8,14 @@ Three layers (see the "Modality augmentations" docs page):
   images, ``(3, H, W)`` tensors or ``(B, 3, H, W)`` batches, with ``return_params`` and
   ``replay`` for exact reapplication;
 * [`vireid.augment.presets`][vireid.augment.presets] — the MCJA, CAJ and AGW pipelines per image,
-  and `BatchAugment`, the same recipes on a uint8 batch already on the device.
+  and `BatchAugment`, the same recipes on a uint8 batch already on the device;
+  [`vireid.augment.streams`][vireid.augment.streams] — `CAJStreams`, CAJ's three training
+  streams (two views of each visible image) as `AugmentedViews`.
 """
 
 from vireid.augment import functional, presets
 from vireid.augment.presets import BatchAugment
+from vireid.augment.streams import AugmentedViews, CAJStreams
 from vireid.augment.transforms import (
     VIMC,
     ChannelAdaptiveGray,
@@ -31,7 +34,9 @@ from vireid.augment.transforms import (
 
 __all__ = [
     "VIMC",
+    "AugmentedViews",
     "BatchAugment",
+    "CAJStreams",
     "ChannelAdaptiveGray",
     "ChannelCutMix",
     "ChannelExchange",

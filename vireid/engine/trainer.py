@@ -22,9 +22,8 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from vireid._choices import one_of
 from vireid._modality import check_modality_values
-from vireid.augment import BatchAugment
+from vireid.augment import AugmentedViews
 from vireid.data.sample import Sample
 from vireid.data.validation import ValidationSplit
 from vireid.engine.checkpoint import CheckpointManager, load_checkpoint, unwrap_model, versions
@@ -57,7 +56,7 @@ class EpochStats:
 
     Attributes:
         steps: Optimiser steps taken.
-        images: Images seen.
+        images: Images through the network (CAJ's streams: 1.5 per sampled image).
         seconds: Wall time of the epoch.
         losses: Mean of each loss term over the epoch's steps.
         global_step: Steps taken since the start of the run, after this epoch.
@@ -134,7 +133,7 @@ def train_one_epoch(
     criterion: nn.Module,
     optimizer: torch.optim.Optimizer,
     loader: Iterable[Mapping[str, torch.Tensor]],
-    augment: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    augment: Callable[[torch.Tensor, torch.Tensor], torch.Tensor | AugmentedViews],
     recipe: Recipe,
     *,
     epoch: int,
@@ -152,7 +151,9 @@ def train_one_epoch(
 
     Per step: the learning rate of the recipe's schedule; uint8 images, labels and modalities copied
     to ``device`` (non-blocking); ``augment(images, modalities)`` (a
-    [`vireid.augment.BatchAugment`][vireid.augment.BatchAugment]); ``model(images, modalities)``
+    [`vireid.augment.BatchAugment`][vireid.augment.BatchAugment], or a multi-view augmentation
+    returning [`vireid.augment.AugmentedViews`][vireid.augment.AugmentedViews], whose
+    ``index`` repeats the labels); ``model(images, modalities)``
     under autocast; ``criterion(output, labels, modalities)`` → terms with ``"total"``; a finiteness
     check of every term (a `NonFiniteLossError` names the term, the step and the epoch); backward,
     with the gradient scaler for float16; the optimiser step. Every ``log_every`` steps the terms,
@@ -164,7 +165,7 @@ def train_one_epoch(
         optimizer: Built by [`vireid.engine.build_optimizer`][vireid.engine.build_optimizer] (groups
             carry ``base_lr``).
         loader: Batches of ``{"image": uint8 (B,3,H,W), "label": (B,), "modality": (B,)}``.
-        augment: Batched augmentation on the device.
+        augment: Batched augmentation on the device (``recipe.build_augment(generator)``).
         recipe: Supplies the LR schedule.
         epoch: Epoch index, 0-based.
         device: Training device.
@@ -213,6 +214,10 @@ def train_one_epoch(
             labels = batch["label"].to(device, non_blocking=True)
             modalities = batch["modality"].to(device, non_blocking=True)
             x = augment(images, modalities)
+            if isinstance(x, AugmentedViews):  # more images than sampled (CAJ's streams)
+                labels = labels.index_select(0, x.index)
+                modalities = x.modalities
+                x = x.images
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, amp_dtype):
@@ -234,7 +239,7 @@ def train_one_epoch(
                 optimizer.step()
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value.detach().float()
-            images_seen += images.shape[0]
+            images_seen += x.shape[0]
             global_step += 1
             if (step + 1) % log_every == 0 or step + 1 == total_steps:
                 elapsed = time.perf_counter() - start
@@ -336,10 +341,10 @@ def fit(
        ([`vireid.engine.init_distributed`][vireid.engine.init_distributed]).
     2. Build the loader ([`vireid.engine.build_train_loader`][vireid.engine.build_train_loader]: the
        recipe's P×K sampler, images decoded and resized to uint8 once or in workers),
-       [`vireid.augment.BatchAugment`][vireid.augment.BatchAugment] of ``recipe.augment`` on the
-       device, the optimiser with per-group LRs
-       ([`vireid.engine.build_optimizer`][vireid.engine.build_optimizer]), the gradient scaler for
-       float16.
+       the recipe's batched augmentation on the device (``recipe.build_augment``), the
+       optimiser with per-group LRs
+       ([`vireid.engine.build_optimizer`][vireid.engine.build_optimizer]), the gradient scaler
+       for float16.
     3. Move the model to the device (``channels_last`` on CUDA), optionally convert to SyncBN,
        ``torch.compile`` it (``compile=True``), then wrap it in DDP.
     4. With ``resume``, restore model, optimiser, scaler, epoch, best score, history and RNG
@@ -426,12 +431,7 @@ def fit(
         num_replicas=ctx.world_size, rank=ctx.rank,
     )  # fmt: skip
     generator = torch.Generator(device=dev)
-    augment = BatchAugment(
-        one_of(recipe.augment, ("mcja", "caj", "agw"), "recipe.augment"),
-        size=recipe.image_size,
-        vimc_p=recipe.vimc_p,
-        generator=generator,
-    )
+    augment = recipe.build_augment(generator)
     plain = unwrap_model(model)
     channels_last = dev.type == "cuda"
     plain.to(dev)

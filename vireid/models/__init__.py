@@ -9,13 +9,15 @@ Every assembly follows one contract, which is all the training engine knows abou
 * a frozen `Recipe` holds every setting of a run and builds both
   (``recipe.build_model(num_classes)``, ``recipe.build_criterion()``).
 
-Methods: `MCJA` / `MCJALoss` / `MCJARecipe` (Liang et al., IEEE TCSVT 2024) and `AGW` /
-`AGWLoss` / `AGWRecipe` (Ye et al., IEEE TPAMI 2021). `METHODS` and `get_recipe` look them up by
-name. Backbones: [`vireid.models.backbones`][vireid.models.backbones].
+Methods: `MCJA` / `MCJALoss` / `MCJARecipe` (Liang et al., IEEE TCSVT 2024), `AGW` /
+`AGWLoss` / `AGWRecipe` (Ye et al., IEEE TPAMI 2021) and `CAJRecipe` (Ye et al., ICCV 2021: the
+AGW network and criterion on CAJ's three streams with the ADP triplet). `METHODS` and
+`get_recipe` look them up by name. Backbones: [`vireid.models.backbones`][vireid.models.backbones].
 """
 
 from vireid.models import backbones
 from vireid.models.agw import AGW, AGWLoss, AGWRecipe
+from vireid.models.caj import CAJRecipe
 from vireid.models.head import EmbeddingHead
 from vireid.models.mcja import MCJA, MCJALoss, MCJARecipe
 from vireid.models.methods import METHODS, get_recipe
@@ -28,6 +30,7 @@ __all__ = [
     "METHODS",
     "AGWLoss",
     "AGWRecipe",
+    "CAJRecipe",
     "EmbeddingHead",
     "MCJALoss",
     "MCJARecipe",

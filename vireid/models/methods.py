@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from vireid.models.agw import AGWRecipe
+from vireid.models.caj import CAJRecipe
 from vireid.models.mcja import MCJARecipe
 from vireid.models.recipe import Recipe
 
 __all__ = ["METHODS", "get_recipe"]
 
-METHODS: dict[str, type[Recipe]] = {"mcja": MCJARecipe, "agw": AGWRecipe}
+METHODS: dict[str, type[Recipe]] = {"mcja": MCJARecipe, "agw": AGWRecipe, "caj": CAJRecipe}
 """Method name → its recipe class.
 
 A recipe builds the method's model and criterion, so this mapping is all a script needs to run a
@@ -24,7 +25,7 @@ def get_recipe(
     """The recipe of ``method`` under a named preset.
 
     Args:
-        method: A key of `METHODS` (``"mcja"``, ``"agw"``).
+        method: A key of `METHODS` (``"mcja"``, ``"agw"``, ``"caj"``).
         preset: Preset name, e.g. ``"reference"`` or ``"demo"``.
         dataset: ``"sysu"``, ``"regdb"`` or ``"llcm"``.
         **overrides: Fields to replace.

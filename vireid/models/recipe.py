@@ -13,6 +13,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from vireid._choices import one_of
+from vireid.augment import BatchAugment, CAJStreams
+
 __all__ = ["Recipe"]
 
 _CHOICES: dict[str, tuple[object, ...]] = {
@@ -109,7 +112,9 @@ class Recipe:
         dataset: ``"sysu"``, ``"regdb"`` or ``"llcm"``.
         image_size: Training and test input ``(height, width)``.
         augment: [`vireid.augment.BatchAugment`][vireid.augment.BatchAugment] recipe: ``"mcja"``,
-            ``"agw"`` or ``"caj"``.
+            ``"agw"`` or ``"caj"`` (CAJ's three streams,
+            [`vireid.augment.CAJStreams`][vireid.augment.CAJStreams]: two views of every visible
+            image).
         vimc_p: With ``augment="mcja"``, the probability that a visible image's VIMC operation
             is applied (0.5 in MCJA: half the visible images keep their colours; 1.0: every
             visible image goes through weighted grayscale, cross-channel cutmix, spectrum
@@ -349,6 +354,23 @@ class Recipe:
     def build_criterion(self) -> nn.Module:
         """The method's criterion ``(output, labels, modalities) -> dict of terms``."""
         raise NotImplementedError
+
+    def build_augment(self, generator: torch.Generator | None = None) -> nn.Module:
+        """The batched training augmentation ``augment(images, modalities)`` of this recipe.
+
+        A [`vireid.augment.BatchAugment`][vireid.augment.BatchAugment] of ``augment`` (and
+        ``vimc_p``), or for ``augment="caj"`` the
+        [`vireid.augment.CAJStreams`][vireid.augment.CAJStreams], which return more images than
+        were sampled. A method with its own views overrides this method.
+        """
+        if self.augment == "caj":
+            return CAJStreams(self.image_size, generator=generator)
+        return BatchAugment(
+            one_of(self.augment, ("mcja", "caj", "agw"), "recipe.augment"),
+            size=self.image_size,
+            vimc_p=self.vimc_p,
+            generator=generator,
+        )
 
     @property
     def batch_size(self) -> int:

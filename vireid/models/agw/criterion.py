@@ -1,4 +1,7 @@
-"""The AGW objective: identity cross-entropy plus the weighted regularisation triplet."""
+"""The AGW objective: identity cross-entropy plus the weighted regularisation triplet.
+
+``metric="adp"`` swaps in CAJ's adaptive triplet, which is how CAJ trains the AGW network.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,12 @@ from typing import Literal
 import torch
 from torch import nn
 
-from vireid.losses import CrossEntropyLabelSmooth, TripletLoss, WeightedRegularizationTriplet
+from vireid.losses import (
+    AdaptiveTripletLoss,
+    CrossEntropyLabelSmooth,
+    TripletLoss,
+    WeightedRegularizationTriplet,
+)
 from vireid.losses._checks import check_choice, check_number
 from vireid.models.output import ReIDOutput
 
@@ -27,17 +35,25 @@ class AGWLoss(nn.Module):
     pooled feature ``e = pre_bn``, mined over the whole batch (both modalities), or over the
     other modality only with ``cross_modality_only=True``.
     ``metric="triplet"`` swaps WRT for the batch-hard triplet with margin 0.3 (the code's
-    ``--method base``).
+    ``--method base``); ``metric="adp"`` for CAJ's adaptive triplet
+    ([`vireid.losses.AdaptiveTripletLoss`][vireid.losses.AdaptiveTripletLoss], the code's
+    ``--method adp``; Ye et al., "Channel Augmented Joint Learning for Visible-Infrared
+    Recognition", ICCV 2021), softmax(±αD)-weighted distances with the enhanced squared
+    difference ``log(1 + exp(−s · min(γ (d⁺ − d⁻)², 88)))``, ``s = −1`` for a violated anchor.
 
     Called as ``criterion(output, labels, modalities)``; returns the weighted terms
-    ``{"id": ..., "wrt": ..., "total": ...}`` (``"triplet"`` instead of ``"wrt"`` for
-    ``metric="triplet"``). A term whose weight is 0 is neither computed nor listed.
+    ``{"id": ..., "wrt": ..., "total": ...}`` (``"triplet"`` or ``"adp"`` instead of ``"wrt"``
+    for the other metrics). A term whose weight is 0 is neither computed nor listed.
 
     Args:
         id_weight: Weight of the identity loss. Default 1.
         metric_weight: Weight of the metric loss. Default 1.
-        metric: ``"wrt"`` (default) or ``"triplet"``.
+        metric: ``"wrt"`` (default), ``"triplet"`` or ``"adp"``.
         margin: Margin of ``metric="triplet"``. Default 0.3.
+        adp_alpha: α of ``metric="adp"`` (weight temperature). Default 1, as CAJ's command.
+        adp_gamma: γ of ``metric="adp"`` (gap scale). Default 1.
+        adp_square: The enhanced squared difference of ``metric="adp"`` (CAJ's ``--square 1``,
+            default), else the plain soft margin.
         label_smoothing: ε of the identity loss. Default 0 (plain cross-entropy).
         cross_modality_only: Take the metric loss's positives and negatives from the other
             modality only. Default ``False`` (AGW).
@@ -48,21 +64,30 @@ class AGWLoss(nn.Module):
         id_weight: float = 1.0,
         metric_weight: float = 1.0,
         *,
-        metric: Literal["wrt", "triplet"] = "wrt",
+        metric: Literal["wrt", "triplet", "adp"] = "wrt",
         margin: float = 0.3,
         label_smoothing: float = 0.0,
         cross_modality_only: bool = False,
+        adp_alpha: float = 1.0,
+        adp_gamma: float = 1.0,
+        adp_square: bool = True,
     ) -> None:
         super().__init__()
         self.id_weight = check_number(id_weight, "id_weight", minimum=0.0)
         self.metric_weight = check_number(metric_weight, "metric_weight", minimum=0.0)
-        self.metric = check_choice(metric, "metric", ("wrt", "triplet"))
+        self.metric = check_choice(metric, "metric", ("wrt", "triplet", "adp"))
         self.identity = CrossEntropyLabelSmooth(label_smoothing)
-        self.metric_loss: nn.Module = (
-            WeightedRegularizationTriplet(cross_modality_only=cross_modality_only)
-            if metric == "wrt"
-            else TripletLoss(margin=margin, cross_modality_only=cross_modality_only)
-        )
+        self.metric_loss: nn.Module
+        if metric == "wrt":
+            self.metric_loss = WeightedRegularizationTriplet(
+                cross_modality_only=cross_modality_only
+            )
+        elif metric == "triplet":
+            self.metric_loss = TripletLoss(margin=margin, cross_modality_only=cross_modality_only)
+        else:
+            self.metric_loss = AdaptiveTripletLoss(
+                adp_alpha, adp_gamma, adp_square, cross_modality_only=cross_modality_only
+            )
 
     def forward(
         self, output: ReIDOutput, labels: torch.Tensor, modalities: torch.Tensor

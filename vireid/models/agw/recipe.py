@@ -71,7 +71,8 @@ class AGWRecipe(Recipe):
         non_local: Insert the non-local blocks.
         inter_channels: ``"reference"`` (C′ = 1) or ``"half"`` (C′ = C // 2).
         gem: GeM pooling (else average pooling).
-        metric_loss: ``"wrt"`` (AGW) or ``"triplet"`` (the code's ``--method base``).
+        metric_loss: ``"wrt"`` (AGW), ``"triplet"`` (the code's ``--method base``) or ``"adp"``
+            (CAJ's adaptive triplet with α = γ = 1; `CAJRecipe` sets its parameters).
         margin: Margin of the batch-hard triplet.
         id_weight: Weight of the identity cross-entropy.
         metric_weight: Weight of the metric loss.
@@ -99,7 +100,7 @@ class AGWRecipe(Recipe):
 
     @classmethod
     def _choices(cls) -> dict[str, tuple[object, ...]]:
-        return {"inter_channels": ("reference", "half"), "metric_loss": ("wrt", "triplet")}
+        return {"inter_channels": ("reference", "half"), "metric_loss": ("wrt", "triplet", "adp")}
 
     @classmethod
     def presets(cls) -> dict[str, tuple[str, ...]]:
@@ -131,7 +132,7 @@ class AGWRecipe(Recipe):
         return AGWLoss(
             self.id_weight,
             self.metric_weight,
-            metric=one_of(self.metric_loss, ("wrt", "triplet"), "metric_loss"),
+            metric=one_of(self.metric_loss, ("wrt", "triplet", "adp"), "metric_loss"),
             margin=self.margin,
             label_smoothing=self.label_smoothing,
             cross_modality_only=self.cross_modality_mining,
