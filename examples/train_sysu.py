@@ -1,7 +1,7 @@
 """Train a VI-ReID method on SYSU-MM01; evaluate it before and after with the official protocol.
 
     python examples/train_sysu.py                        # synthetic demo data, demo preset, CPU ok
-    python examples/train_sysu.py --method agw             # or --method caj
+    python examples/train_sysu.py --method agw             # or --method caj / idkl
     python examples/train_sysu.py --data-root /data/SYSU-MM01 --device cuda   # reference recipe
     torchrun --nproc_per_node 4 examples/train_sysu.py --data-root /data/SYSU-MM01
 

@@ -23,7 +23,7 @@ def sysu(tmp_path_factory):
 
 
 @pytest.mark.cuda
-@pytest.mark.parametrize("method", ["mcja", "agw", "caj"])
+@pytest.mark.parametrize("method", ["mcja", "agw", "caj", "idkl", "emif"])
 def test_hundreds_of_bf16_channels_last_steps(method, sysu, tmp_path):
     from vireid.models import get_recipe
 

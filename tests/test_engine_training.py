@@ -59,7 +59,7 @@ def _run(method, dataset, out, **kwargs):
     return recipe, model, result
 
 
-@pytest.mark.parametrize("method", ["mcja", "agw", "caj"])
+@pytest.mark.parametrize("method", ["mcja", "agw", "caj", "idkl", "emif"])
 def test_a_short_run_lowers_the_loss(method, tiny_sysu, tmp_path):
     split = tiny_sysu.validation_split()
     recipe, model, criterion = _build(method, split, epochs=6, lr=3e-3)
@@ -72,7 +72,8 @@ def test_a_short_run_lowers_the_loss(method, tiny_sysu, tmp_path):
     assert last < first, (first, last)
     train = [r for r in records if r["kind"] == "train"]
     assert train and all(isinstance(r["total"], float) for r in train)  # finite: no "nan" strings
-    assert {"lr", "images_per_second", "peak_memory_mb", "id"} <= set(train[0])
+    id_term = "id_shared" if method == "idkl" else "id"
+    assert {"lr", "images_per_second", "peak_memory_mb", id_term} <= set(train[0])
     evals = [r for r in records if r["kind"] == "eval"]
     assert [r["epoch"] for r in evals] == list(range(1, 7))
     assert records[0]["kind"] == "start" and records[0]["recipe"]["method"] == method
@@ -87,7 +88,7 @@ def test_a_short_run_lowers_the_loss(method, tiny_sysu, tmp_path):
     assert result.images_per_second > 0 and result.finished
 
 
-@pytest.mark.parametrize("method", ["mcja", "agw", "caj"])
+@pytest.mark.parametrize("method", ["mcja", "agw", "caj", "idkl", "emif"])
 def test_resume_is_bit_exact(method, tiny_sysu, tmp_path):
     _, straight, _ = _run(method, tiny_sysu, tmp_path / "straight", recipe={"epochs": 3})
     _, _, part = _run(method, tiny_sysu, tmp_path / "split", recipe={"epochs": 3}, stop_after=1)

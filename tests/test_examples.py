@@ -31,7 +31,7 @@ def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
 
 
-@pytest.mark.parametrize("method", ["mcja", "agw", "caj"])
+@pytest.mark.parametrize("method", ["mcja", "agw", "caj", "idkl", "emif"])
 def test_train_sysu_output_contract(method, cache, tmp_path):
     out = tmp_path / "run"
     proc = _run("--method", method, "--synthetic-dir", str(cache), "--output-dir", str(out),

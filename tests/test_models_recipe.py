@@ -9,7 +9,15 @@ import pytest
 
 from vireid.augment import BatchAugment, CAJStreams
 from vireid.losses import AdaptiveTripletLoss
-from vireid.models import METHODS, AGWRecipe, CAJRecipe, MCJARecipe, Recipe, get_recipe
+from vireid.models import (
+    METHODS,
+    AGWRecipe,
+    CAJRecipe,
+    IDKLRecipe,
+    MCJARecipe,
+    Recipe,
+    get_recipe,
+)
 
 
 def _criterion_inputs():
@@ -130,10 +138,12 @@ def test_caj_reference_is_agw_on_three_streams_with_adp():
 
 
 def test_presets_and_lookup_errors():
-    assert set(METHODS) == {"mcja", "agw", "caj"}
+    assert set(METHODS) == {"mcja", "agw", "caj", "idkl", "emif"}
     assert get_recipe("agw", "demo") == AGWRecipe.preset("demo")
-    with pytest.raises(ValueError, match="unknown method 'idkl'"):
-        get_recipe("idkl")
+    with pytest.raises(
+        ValueError, match="unknown method 'deen'; available: agw, caj, emif, idkl, mcja"
+    ):
+        get_recipe("deen")
     with pytest.raises(
         ValueError, match="MCJA has no preset 'paper'; available: 'reference', 'demo'"
     ):
@@ -169,7 +179,7 @@ def test_vimc_p_is_checked():
     assert MCJARecipe.preset("reference", vimc_p=0.0).vimc_p == 0.0
 
 
-@pytest.mark.parametrize("cls", [MCJARecipe, AGWRecipe, CAJRecipe])
+@pytest.mark.parametrize("cls", [MCJARecipe, AGWRecipe, CAJRecipe, IDKLRecipe])
 def test_printing_shows_every_field(cls):
     r = cls.preset("reference")
     text = str(r)
@@ -178,13 +188,13 @@ def test_printing_shows_every_field(cls):
     assert cls.method in text
 
 
-@pytest.mark.parametrize("cls", [MCJARecipe, AGWRecipe, CAJRecipe])
+@pytest.mark.parametrize("cls", [MCJARecipe, AGWRecipe, CAJRecipe, IDKLRecipe])
 def test_dict_round_trip_through_json(cls):
     r = cls.preset("demo", seed=3)
     data = json.loads(json.dumps(r.to_dict()))
     assert data["method"] == cls.method
     assert cls.from_dict(data) == r
-    for other in {MCJARecipe, AGWRecipe, CAJRecipe} - {cls}:
+    for other in {MCJARecipe, AGWRecipe, CAJRecipe, IDKLRecipe} - {cls}:
         with pytest.raises(ValueError, match="for method"):
             other.from_dict(data)
 

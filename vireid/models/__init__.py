@@ -11,14 +11,19 @@ Every assembly follows one contract, which is all the training engine knows abou
 
 Methods: `MCJA` / `MCJALoss` / `MCJARecipe` (Liang et al., IEEE TCSVT 2024), `AGW` /
 `AGWLoss` / `AGWRecipe` (Ye et al., IEEE TPAMI 2021) and `CAJRecipe` (Ye et al., ICCV 2021: the
-AGW network and criterion on CAJ's three streams with the ADP triplet). `METHODS` and
+AGW network and criterion on CAJ's three streams with the ADP triplet), `IDKL` / `IDKLLoss` /
+`IDKLOutput` / `IDKLRecipe` (Ren and Zhang, CVPR 2024), and `EMIF` / `EMIFLoss` / `EMIFOutput` /
+`EMIFRecipe`, a documented proposal inspired by Zhang et al. (IJMLC 2025), whose equations are not
+public. `METHODS` and
 `get_recipe` look them up by name. Backbones: [`vireid.models.backbones`][vireid.models.backbones].
 """
 
 from vireid.models import backbones
 from vireid.models.agw import AGW, AGWLoss, AGWRecipe
 from vireid.models.caj import CAJRecipe
+from vireid.models.emif import EMIF, EMIFLoss, EMIFOutput, EMIFRecipe
 from vireid.models.head import EmbeddingHead
+from vireid.models.idkl import IDKL, IDKLLoss, IDKLOutput, IDKLRecipe
 from vireid.models.mcja import MCJA, MCJALoss, MCJARecipe
 from vireid.models.methods import METHODS, get_recipe
 from vireid.models.output import ReIDOutput
@@ -26,12 +31,20 @@ from vireid.models.recipe import Recipe
 
 __all__ = [
     "AGW",
+    "EMIF",
+    "IDKL",
     "MCJA",
     "METHODS",
     "AGWLoss",
     "AGWRecipe",
     "CAJRecipe",
+    "EMIFLoss",
+    "EMIFOutput",
+    "EMIFRecipe",
     "EmbeddingHead",
+    "IDKLLoss",
+    "IDKLOutput",
+    "IDKLRecipe",
     "MCJALoss",
     "MCJARecipe",
     "ReIDOutput",

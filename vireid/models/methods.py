@@ -6,12 +6,20 @@ from typing import Any
 
 from vireid.models.agw import AGWRecipe
 from vireid.models.caj import CAJRecipe
+from vireid.models.emif import EMIFRecipe
+from vireid.models.idkl import IDKLRecipe
 from vireid.models.mcja import MCJARecipe
 from vireid.models.recipe import Recipe
 
 __all__ = ["METHODS", "get_recipe"]
 
-METHODS: dict[str, type[Recipe]] = {"mcja": MCJARecipe, "agw": AGWRecipe, "caj": CAJRecipe}
+METHODS: dict[str, type[Recipe]] = {
+    "mcja": MCJARecipe,
+    "agw": AGWRecipe,
+    "caj": CAJRecipe,
+    "idkl": IDKLRecipe,
+    "emif": EMIFRecipe,
+}
 """Method name → its recipe class.
 
 A recipe builds the method's model and criterion, so this mapping is all a script needs to run a
@@ -25,7 +33,7 @@ def get_recipe(
     """The recipe of ``method`` under a named preset.
 
     Args:
-        method: A key of `METHODS` (``"mcja"``, ``"agw"``, ``"caj"``).
+        method: A key of `METHODS` (``"mcja"``, ``"agw"``, ``"caj"``, ``"idkl"``, ``"emif"``).
         preset: Preset name, e.g. ``"reference"`` or ``"demo"``.
         dataset: ``"sysu"``, ``"regdb"`` or ``"llcm"``.
         **overrides: Fields to replace.

@@ -143,18 +143,25 @@ class AGW(nn.Module):
         x = torch.cat([self.visible_stem(images[vis]), self.infrared_stem(images[ir])])
         return x[torch.argsort(torch.cat([vis, ir]))]
 
+    def _checked_stems(
+        self, images: torch.Tensor, modalities: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check the inputs and run the stems: ``(stem output, modalities)``."""
+        images = check_images(images)
+        if modalities is None:
+            raise ValueError(
+                f"{type(self).__name__} runs each image through the stem of its modality: pass "
+                "modalities, a (B,) tensor of 0 (visible) / 1 (infrared)"
+            )
+        modalities = check_modalities(modalities, images.shape[0], images.device)
+        return self.stems(images, modalities), modalities
+
     def forward(
         self, images: torch.Tensor, modalities: torch.Tensor | None = None
     ) -> ReIDOutput | torch.Tensor:
         """Features of ``images``; see the class docstring for the training/eval outputs."""
-        images = check_images(images)
-        if modalities is None:
-            raise ValueError(
-                "AGW runs each image through the stem of its modality: pass modalities, a (B,) "
-                "tensor of 0 (visible) / 1 (infrared)"
-            )
-        modalities = check_modalities(modalities, images.shape[0], images.device)
-        fmap = self.body(self.stems(images, modalities))
+        x, _ = self._checked_stems(images, modalities)
+        fmap = self.body(x)
         if not self.training:
             return self.head.embed(fmap)
         pre, post, logits = self.head(fmap)
