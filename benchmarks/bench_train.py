@@ -1,4 +1,4 @@
-"""Training-step throughput of MCJA, AGW, CAJ and IDKL against a plain ResNet-50 re-ID baseline.
+"""Training-step throughput of MCJA, AGW, CAJ, IDKL and EMIF against a plain ResNet-50 baseline.
 
     python benchmarks/bench_train.py                       # CPU: batch 16 at 288x144
     python benchmarks/bench_train.py --device cuda         # CUDA: batch 64, bf16 + channels_last
@@ -33,10 +33,12 @@ from vireid.engine import autocast, peak_memory_mb
 from vireid.losses import CrossEntropyLabelSmooth, TripletLoss
 from vireid.models import (
     AGW,
+    EMIF,
     IDKL,
     MCJA,
     AGWLoss,
     EmbeddingHead,
+    EMIFLoss,
     IDKLLoss,
     MCJALoss,
     ReIDOutput,
@@ -83,6 +85,8 @@ def build(name: str, num_classes: int) -> tuple[nn.Module, nn.Module]:
         return AGW(num_classes, arch="resnet50"), AGWLoss(metric="adp")
     if name == "idkl":
         return IDKL(num_classes, arch="resnet50"), IDKLLoss(confusion="uniform")
+    if name == "emif":
+        return EMIF(num_classes, arch="resnet50"), EMIFLoss()
     raise ValueError(name)
 
 
@@ -153,7 +157,7 @@ def main() -> None:
         print(json.dumps(measure(args.only, args)))
         return
     rows = []
-    for name in ("plain-s1", "plain-s2", "mcja", "agw", "caj", "idkl"):
+    for name in ("plain-s1", "plain-s2", "mcja", "agw", "caj", "idkl", "emif"):
         cmd = [sys.executable, __file__, "--only", name, "--device", args.device,
                "--batch", str(args.batch), "--ids", str(args.ids), "--size", *map(str, args.size),
                "--steps", str(args.steps), "--warmup", str(args.warmup)]  # fmt: skip
@@ -161,11 +165,12 @@ def main() -> None:
             cmd.append("--fp32")
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=os.environ)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    # MCJA keeps ResNet-50's last stride 2, AGW and IDKL set it to 1: each is compared with the
+    # MCJA keeps ResNet-50's last stride 2, the others set it to 1: each is compared with the
     # plain network of its own stride.
     base = {r["model"]: r["images_per_second"] for r in rows}
     baseline_of = {"plain-s1": "plain-s1", "plain-s2": "plain-s2", "mcja": "plain-s2"}
-    baseline_of["agw"] = baseline_of["caj"] = baseline_of["idkl"] = "plain-s1"
+    for name in ("agw", "caj", "idkl", "emif"):
+        baseline_of[name] = "plain-s1"
     precision = "fp32" if args.fp32 or not cuda else "bf16 + channels_last"
     print(
         f"device {args.device} ({precision}), batch {args.batch}, {args.size[0]}x{args.size[1]}, "

@@ -387,3 +387,19 @@ def test_recipe_checks_the_confusion_mode():
         IDKLRecipe.preset("demo", confusion="pseudo_label")
     with pytest.raises(ValueError, match="'variant' must be one of 'reference', 'paper'"):
         IDKLRecipe.preset("demo", variant="cvpr")
+
+
+def test_without_the_purifier_the_specific_feature_is_the_raw_one():
+    model = _model(purifier=False)
+    assert model.purifier is None and model.entropy_head is None
+    images, labels, modalities = _batch()
+    out = model(images, modalities)
+    torch.testing.assert_close(out.specific_pre_bn, model.pool(model.specific(model.front(images))))
+    assert out.raw_logits is None and out.normalized is None
+    with pytest.raises(ValueError, match=r"built without the purifier.*purifier_weight=0"):
+        IDKLLoss()(out, labels, modalities)
+    terms = IDKLLoss(purifier_weight=0.0)(out, labels, modalities)
+    assert "purifier" not in terms and torch.isfinite(terms["total"])
+    recipe = IDKLRecipe.preset("demo", purifier=False)
+    assert recipe.build_criterion().purifier_weight == 0.0
+    assert recipe.build_model(5).purifier is None

@@ -168,9 +168,13 @@ class IDKLLoss(nn.Module):
             terms["confuser"] = w * self.confuser(output.confuser_logits, t)
         if self.purifier_weight:
             w = self.purifier_weight
-            terms["purifier"] = w * self.purifier(
-                output.raw_logits, output.enhanced_logits, output.normalized, output.reduced, y, t
-            )
+            parts = (output.raw_logits, output.enhanced_logits, output.normalized, output.reduced)
+            if any(p is None for p in parts):
+                raise ValueError(
+                    "this IDKL model was built without the purifier (purifier=False), so there "
+                    "is no purifier loss to compute; set purifier_weight=0"
+                )
+            terms["purifier"] = w * self.purifier(*parts, y, t)
             if paper:
                 reid = self.identity(output.specific_logits, y) + self.triplet(
                     output.specific_pre_bn, y, t

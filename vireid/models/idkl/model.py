@@ -34,7 +34,8 @@ class IDKLOutput(ReIDOutput):
             layer in the ``paper`` variant).
         discriminator_logits: Modality discriminator ``(B, 2)`` on ``g_sp`` (reference) or on the
             un-purified ``BN_sp(GeM(F_sp))`` (paper).
-        raw_logits: Entropy-head logits on ``GeM(F_sp)`` ``(B, C)`` (input of ``L_e``).
+        raw_logits: Entropy-head logits on ``GeM(F_sp)`` ``(B, C)`` (input of ``L_e``). This and
+            the next three are ``None`` for a network built without the purifier (ablation).
         enhanced_logits: Entropy-head logits on ``GeM(m_e ⊙ F_sp)`` ``(B, C)``.
         normalized: ``GeM(IN(F_sp))`` ``(B, D)`` (input of ``L_r``).
         reduced: ``GeM(m_r ⊙ IN(F_sp))`` ``(B, D)``.
@@ -50,10 +51,10 @@ class IDKLOutput(ReIDOutput):
     specific_logits: torch.Tensor
     confuser_logits: torch.Tensor
     discriminator_logits: torch.Tensor
-    raw_logits: torch.Tensor
-    enhanced_logits: torch.Tensor
-    normalized: torch.Tensor
-    reduced: torch.Tensor
+    raw_logits: torch.Tensor | None = None
+    enhanced_logits: torch.Tensor | None = None
+    normalized: torch.Tensor | None = None
+    reduced: torch.Tensor | None = None
     raw_specific_pre_bn: torch.Tensor | None = None
     raw_specific_logits: torch.Tensor | None = None
     confuser_reverses_gradient: bool = False
@@ -111,6 +112,9 @@ class IDKL(nn.Module):
         last_stride: Stride of ``layer4``. Default 1 (the released code drops the last stride).
         width: Stem width of the backbone. Default 64.
         purifier_reduction: Bottleneck ratio ``r`` of the purifier's masks. Default 16.
+        purifier: Build the purifier. Default True; ``False`` (an ablation) gives
+            ``f̃_sp = GeM(F_sp)``, no ``W_e`` and no purifier outputs, so the criterion's purifier
+            weight must be 0.
         modality_hidden: Hidden width of the modality heads. Default 100.
 
     Shape:
@@ -131,6 +135,7 @@ class IDKL(nn.Module):
         width: int = 64,
         purifier_reduction: int = 16,
         modality_hidden: int = 100,
+        purifier: bool = True,
     ) -> None:
         super().__init__()
         self.variant: Variant = one_of(variant, ("reference", "paper"), "variant")
@@ -142,18 +147,24 @@ class IDKL(nn.Module):
         self.specific = net.slice("layer3", "layer4", copy=True)
         dim = net.out_channels
         paper = self.variant == "paper"
-        self.purifier = InformationPurifier(
-            dim,
-            reduction=purifier_reduction,
-            mask_mode="channel" if paper else "pixel",
-            affine=not paper,
+        self.purifier = (
+            InformationPurifier(
+                dim,
+                reduction=purifier_reduction,
+                mask_mode="channel" if paper else "pixel",
+                affine=not paper,
+            )
+            if purifier
+            else None
         )
         self.pool = GeM(p=3.0, eps=1e-6, clamp=True)
         self.shared_neck = BNNeck(dim)
         self.specific_neck = BNNeck(dim)
         self.shared_classifier = nn.Linear(dim, num_classes, bias=False)
         self.specific_classifier = nn.Linear(dim, num_classes, bias=False)
-        self.entropy_head = None if paper else nn.Linear(dim, num_classes, bias=False)
+        self.entropy_head = (
+            nn.Linear(dim, num_classes, bias=False) if purifier and not paper else None
+        )
         self.confuser = ModalityClassifier(dim, hidden=modality_hidden, reverse_grad=paper)
         self.discriminator = ModalityClassifier(dim, hidden=modality_hidden)
         self.num_classes = int(num_classes)
@@ -177,8 +188,8 @@ class IDKL(nn.Module):
         if not self.training:
             return shared_post
         fmap = self.specific(x)
-        parts = self.purifier(fmap)
-        specific_pre = self.pool(parts.purified)
+        parts = self.purifier(fmap) if self.purifier is not None else None
+        specific_pre = self.pool(parts.purified if parts is not None else fmap)
         specific_post = self.specific_neck(specific_pre).post_bn
         raw = self.pool(fmap)
         raw_pre: torch.Tensor | None = None
@@ -189,7 +200,18 @@ class IDKL(nn.Module):
             raw_logits = self.specific_classifier(raw_post)
             discriminator_in, entropy_raw = raw_post, raw_logits
         else:
-            discriminator_in, entropy_raw = specific_post, self._entropy_logits(raw)
+            discriminator_in = specific_post
+            entropy_raw = self._entropy_logits(raw) if parts is not None else None
+        purifier_out: dict[str, torch.Tensor | None] = dict.fromkeys(
+            ("raw_logits", "enhanced_logits", "normalized", "reduced")
+        )
+        if parts is not None:
+            purifier_out = {
+                "raw_logits": entropy_raw,
+                "enhanced_logits": self._entropy_logits(self.pool(parts.enhanced)),
+                "normalized": self.pool(parts.normalized),
+                "reduced": self.pool(parts.reduced),
+            }
         return IDKLOutput(
             pre_bn=shared_pre,
             post_bn=shared_post,
@@ -199,10 +221,7 @@ class IDKL(nn.Module):
             specific_logits=self.specific_classifier(specific_post),
             confuser_logits=self.confuser(shared_post),
             discriminator_logits=self.discriminator(discriminator_in),
-            raw_logits=entropy_raw,
-            enhanced_logits=self._entropy_logits(self.pool(parts.enhanced)),
-            normalized=self.pool(parts.normalized),
-            reduced=self.pool(parts.reduced),
+            **purifier_out,
             raw_specific_pre_bn=raw_pre,
             raw_specific_logits=raw_logits,
             confuser_reverses_gradient=self.confuser.reverse_grad,

@@ -117,6 +117,7 @@ class IDKLRecipe(Recipe):
         mdr_graph: MDR's graph part.
         cross_modality_mining: Mine the triplets in the other modality only.
         purifier_reduction: Bottleneck ratio of the purifier's masks.
+        purifier: Build the purifier (``False``: an ablation without it and without its loss).
     """  # noqa: E501
 
     method: ClassVar[str] = "idkl"
@@ -134,6 +135,7 @@ class IDKLRecipe(Recipe):
     mdr_graph: bool = True
     cross_modality_mining: bool = False
     purifier_reduction: int = 16
+    purifier: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -186,6 +188,7 @@ class IDKLRecipe(Recipe):
             last_stride=self.last_stride,
             width=self.width,
             purifier_reduction=self.purifier_reduction,
+            purifier=self.purifier,
         )
 
     def build_criterion(self) -> nn.Module:
@@ -203,7 +206,7 @@ class IDKLRecipe(Recipe):
             margin=self.margin,
             modality_weight=self.modality_weight,
             confusion=confusion,
-            purifier_weight=self.purifier_weight,
+            purifier_weight=self.purifier_weight if self.purifier else 0.0,
             tgsa_weight=self.tgsa_weight,
             csa_weight=self.csa_weight,
             mdr_weight=self.mdr_weight,
