@@ -11,7 +11,8 @@ all-search single-shot with the official sampler over 10 trials. A run takes abo
 on a 2-core CPU, so the full table (16 cells × 3 seeds) takes hours there, minutes per cell on a
 GPU (``--device cuda``). Each finished run's ``results.json`` stays in ``<out>/<cell>/seed-<s>``
 and is reused on the next call, so the script can be stopped and restarted; ``--epochs`` shortens
-every run (a quick look, not the table).
+every run, capping the warm-up and the first validation epoch at the new length (a quick look,
+not the table).
 
 The blocks (``FULL`` is the method's demo preset as is):
 
@@ -44,6 +45,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from vireid.models import get_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "train_sysu.py"
@@ -93,7 +96,11 @@ def run_cell(
         if args.synthetic_dir:
             cmd += ["--synthetic-dir", str(args.synthetic_dir)]
         if args.epochs:
-            cmd += ["--epochs", str(args.epochs)]
+            # A shortened run keeps its warm-up and first validation inside the new length.
+            demo = get_recipe(method, "demo")
+            cmd += ["--epochs", str(args.epochs),
+                    "--set", f"warmup_epochs={min(demo.warmup_epochs, args.epochs)}",
+                    "--set", f"eval_start={min(demo.eval_start, args.epochs)}"]  # fmt: skip
         for field, value in overrides.items():
             cmd += ["--set", f"{field}={value}"]
         print(" ".join(cmd[1:]), flush=True)
