@@ -6,8 +6,9 @@ from typing import Literal
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from vireid.losses import CrossEntropyLabelSmooth, DistributionConsistencyLoss, IntraModalityLoss
+from vireid.losses import DistributionConsistencyLoss, IntraModalityLoss
 from vireid.losses._checks import check_number
 from vireid.models.agw.criterion import AGWLoss
 from vireid.models.emif.model import EMIFOutput
@@ -76,7 +77,6 @@ class EMIFLoss(nn.Module):
         )
         self.ime_weight = check_number(ime_weight, "ime_weight", minimum=0.0)
         self.dcl_weight = check_number(dcl_weight, "dcl_weight", minimum=0.0)
-        self.identity = CrossEntropyLabelSmooth(0.0)
         self.intra = IntraModalityLoss(intra, margin=intra_margin, rho=rho)
         self.dcl = DistributionConsistencyLoss(divergence, dcl_level)
 
@@ -94,12 +94,12 @@ class EMIFLoss(nn.Module):
             unified = self.unified(output, labels, modalities)
             terms.update({k: v for k, v in unified.items() if k != "total"})
         if self.ime_weight:
-            per_modality = []
-            for m in (0, 1):
-                rows = (modalities == m).nonzero().squeeze(1)
-                if rows.numel():
-                    per_modality.append(self.identity(output.branch_logits[rows], labels[rows]))
-            terms["branch_id"] = self.ime_weight * torch.stack(per_modality).sum()
+            # Σ_m mean over modality m, with masks rather than indexing: no host sync, and a
+            # modality absent from the batch contributes 0.
+            ce = F.cross_entropy(output.branch_logits.float(), labels, reduction="none")
+            masks = ((modalities == 0).float(), (modalities == 1).float())
+            branch_id = torch.stack([(ce * m).sum() / m.sum().clamp(min=1) for m in masks]).sum()
+            terms["branch_id"] = self.ime_weight * branch_id
             terms["intra"] = self.ime_weight * self.intra(output.branch_pre_bn, labels, modalities)
         if self.dcl_weight:
             terms["dcl"] = self.dcl_weight * self.dcl(output.post_bn, labels, modalities)

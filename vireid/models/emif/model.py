@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vireid._choices import one_of
+from vireid.models._assembly import split_parameters
 from vireid.models.agw.model import AGW, InterChannels
 from vireid.models.backbones.resnet import Pretrained
 from vireid.models.head import EmbeddingHead
@@ -203,9 +204,4 @@ class EMIF(AGW):
                 heads.append(b.head)
             elif isinstance(b, _MLPBranch):
                 heads += [b.neck, b.classifier]
-        head_ids = {id(p) for h in heads for p in h.parameters()}
-        groups: dict[str, list[nn.Parameter]] = {"backbone": [], "head": []}
-        for p in self.parameters():
-            if p.requires_grad:
-                groups["head" if id(p) in head_ids else "backbone"].append(p)
-        return groups
+        return split_parameters(self, nn.ModuleList(heads))

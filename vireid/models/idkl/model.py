@@ -9,7 +9,12 @@ import torch
 from torch import nn
 
 from vireid._choices import one_of
-from vireid.models._assembly import build_backbone, check_images, check_modalities
+from vireid.models._assembly import (
+    build_backbone,
+    check_images,
+    check_modalities,
+    split_parameters,
+)
 from vireid.models.backbones.resnet import Pretrained
 from vireid.models.output import ReIDOutput
 from vireid.nn import BNNeck, GeM, InformationPurifier, ModalityClassifier
@@ -234,11 +239,6 @@ class IDKL(nn.Module):
         layer IDKL adds (purifier, BN necks, identity and modality heads). The reference recipe
         trains both at one learning rate.
         """
-        backbone_ids = {
-            id(p) for m in (self.front, self.shared, self.specific) for p in m.parameters()
-        }
-        groups: dict[str, list[nn.Parameter]] = {"backbone": [], "head": []}
-        for p in self.parameters():
-            if p.requires_grad:
-                groups["backbone" if id(p) in backbone_ids else "head"].append(p)
-        return groups
+        backbone = (self.front, self.shared, self.specific)
+        added = [m for m in self.children() if all(m is not b for b in backbone)]
+        return split_parameters(self, nn.ModuleList(added))
